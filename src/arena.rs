@@ -1,0 +1,213 @@
+//! Heap arenas: where heap memory comes from, and how any address finds its
+//! span; as in Go's malloc.go (`heapArena`, `arenas`, `sysAlloc`).
+//!
+//! The heap's address space is reserved from the OS in *arenas* of 64 MiB,
+//! aligned to 64 MiB, on demand. Arenas need not be contiguous and share the
+//! address space with the process's other mappings; goheap asks for the
+//! address right after the previous arena first, so the heap usually grows as
+//! one run (and spans can coalesce across arena boundaries).
+//!
+//! Every arena has a `HeapArena` metadata record (allocated with
+//! `persistent_alloc`, never freed):
+//!
+//! - `spans`: the page→span map, one entry per 8 KiB page. Every page of an
+//!   in-use span maps to it; a free span's first and last pages map to it.
+//! - `page_in_use`: one bit per page, set on the first page of each in-use
+//!   span (the scavenger and the collector walk these).
+//! - `page_marks`, `gc_bitmap`: room for the managed heap's mark bits and
+//!   per-word pointer bitmap; the allocator leaves them empty.
+//! - `zeroed_base`: every byte of the arena at or past this offset has never
+//!   been handed out, so it is still zero from the OS (Go's `zeroedBase`).
+//!
+//! The arena index `ARENAS` maps `address >> 26` to the arena's record: a flat
+//! array with one slot per 64 MiB of the 48-bit address space (2²² slots,
+//! 32 MiB of zero-filled virtual memory of which only touched pages cost
+//! anything). So `span_of(p)` is two dependent loads, with no object header
+//! and no lock: the reason `free` needs no size.
+//!
+//! Records are published with release stores and read with acquire loads;
+//! they are written under the heap lock.
+
+use crate::fixalloc::persistent_alloc;
+use crate::mspan::MSpan;
+use crate::os;
+use crate::sizeclasses::{PAGE_SHIFT, PAGE_SIZE};
+use core::mem::{align_of, size_of};
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+pub const LOG_HEAP_ARENA_BYTES: usize = 26;
+pub const HEAP_ARENA_BYTES: usize = 1 << LOG_HEAP_ARENA_BYTES;
+pub const PAGES_PER_ARENA: usize = HEAP_ARENA_BYTES / PAGE_SIZE;
+const ADDRESS_BITS: usize = 48;
+const ARENA_INDEX_LEN: usize = 1 << (ADDRESS_BITS - LOG_HEAP_ARENA_BYTES);
+
+/// Metadata of one heap arena (see the module comment).
+pub struct HeapArena {
+    pub spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
+    pub page_in_use: [AtomicU64; PAGES_PER_ARENA / 64],
+    pub page_marks: [AtomicU64; PAGES_PER_ARENA / 64],
+    pub gc_bitmap: AtomicPtr<u8>,
+    pub zeroed_base: usize,
+}
+
+static ARENAS: [AtomicPtr<HeapArena>; ARENA_INDEX_LEN] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; ARENA_INDEX_LEN];
+
+#[inline(always)]
+fn arena_of(p: usize) -> *mut HeapArena {
+    match ARENAS.get(p >> LOG_HEAP_ARENA_BYTES) {
+        Some(slot) => slot.load(Ordering::Acquire),
+        None => ptr::null_mut(),
+    }
+}
+
+#[inline(always)]
+fn page_index(p: usize) -> usize {
+    (p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)
+}
+
+/// The span whose page holds `p`, or `None` if `p` is not in the heap. The
+/// caller checks that the span really covers `p` (entries of free pages may
+/// be stale).
+#[inline(always)]
+pub fn span_of(p: usize) -> Option<&'static MSpan> {
+    let a = arena_of(p);
+    if a.is_null() {
+        return None;
+    }
+    // SAFETY: arena records are never freed; entries point at span records,
+    // which are never unmapped either.
+    unsafe {
+        let s = (*a).spans[page_index(p)].load(Ordering::Acquire);
+        s.as_ref()
+    }
+}
+
+/// The span record mapped at page `p`, raw, for the heap's own bookkeeping.
+pub fn span_ptr_at(p: usize) -> *mut MSpan {
+    span_of(p).map_or(ptr::null_mut(), |s| s as *const MSpan as *mut MSpan)
+}
+
+/// Maps pages `[base, base + npages·PAGE)` to `s`. The pages are in arenas.
+pub fn set_spans(base: usize, npages: usize, s: *mut MSpan) {
+    for i in 0..npages {
+        set_span(base + i * PAGE_SIZE, s);
+    }
+}
+
+/// Maps page `p` to `s`. `p` is in an arena.
+pub fn set_span(p: usize, s: *mut MSpan) {
+    let a = arena_of(p);
+    debug_assert!(!a.is_null());
+    // SAFETY: the heap only maps pages of registered arenas.
+    unsafe { (*a).spans[page_index(p)].store(s, Ordering::Release) };
+}
+
+/// Sets or clears the in-use bit of the span starting at `base`.
+pub fn set_page_in_use(base: usize, in_use: bool) {
+    let a = arena_of(base);
+    let i = page_index(base);
+    let bit = 1u64 << (i % 64);
+    // SAFETY: base is a span start inside a registered arena.
+    let word = unsafe { &(*a).page_in_use[i / 64] };
+    if in_use {
+        word.fetch_or(bit, Ordering::Relaxed);
+    } else {
+        word.fetch_and(!bit, Ordering::Relaxed);
+    }
+}
+
+/// Whether a span starting at `base` is in use, per the page bits.
+pub fn page_in_use(base: usize) -> bool {
+    let a = arena_of(base);
+    let i = page_index(base);
+    // SAFETY: base is inside a registered arena.
+    unsafe { (*a).page_in_use[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0 }
+}
+
+/// Whether pages `[base, base + npages·PAGE)` may hold old data, and records
+/// that they are about to be handed out (Go's `allocNeedsZero`). Called under
+/// the heap lock.
+pub fn alloc_needs_zero(base: usize, npages: usize) -> bool {
+    let end = base + npages * PAGE_SIZE;
+    let mut p = base;
+    let mut needzero = false;
+    while p < end {
+        let arena_start = p & !(HEAP_ARENA_BYTES - 1);
+        let arena_end = arena_start + HEAP_ARENA_BYTES;
+        let a = arena_of(p);
+        // SAFETY: heap pages lie in registered arenas; the heap lock
+        // serialises writers of zeroed_base.
+        let zb = unsafe { &mut (*a).zeroed_base };
+        let off = p - arena_start;
+        let stop = end.min(arena_end) - arena_start;
+        if off < *zb {
+            needzero = true;
+        }
+        if stop > *zb {
+            *zb = stop;
+        }
+        p = arena_start + stop;
+    }
+    needzero
+}
+
+/// Reserves at least `size` bytes of arena space, preferably at `hint`, and
+/// registers a `HeapArena` record for each arena in it. Returns the base and
+/// the size reserved (a multiple of 64 MiB), or `None` if the OS refuses.
+/// Called under the heap lock.
+pub fn reserve(hint: usize, size: usize) -> Option<(usize, usize)> {
+    let size = size.checked_next_multiple_of(HEAP_ARENA_BYTES)?;
+    let base = os::sys_reserve_aligned(hint, size, HEAP_ARENA_BYTES)?.as_ptr() as usize;
+    if base + size > ARENA_INDEX_LEN << LOG_HEAP_ARENA_BYTES {
+        os::sys_free(base as *mut u8, size);
+        return None;
+    }
+    let mut a = base;
+    while a < base + size {
+        let rec = persistent_alloc(size_of::<HeapArena>(), align_of::<HeapArena>())?;
+        ARENAS[a >> LOG_HEAP_ARENA_BYTES].store(rec.as_ptr().cast(), Ordering::Release);
+        a += HEAP_ARENA_BYTES;
+    }
+    Some((base, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_outside_arenas_have_no_span() {
+        let local = 5u64;
+        assert!(span_of(&local as *const u64 as usize).is_none());
+        assert!(span_of(0).is_none());
+        assert!(span_of(usize::MAX).is_none());
+    }
+
+    #[test]
+    fn reserved_arena_maps_pages_to_spans_and_tracks_zeroed_base() {
+        let (base, size) = reserve(0, 1).unwrap();
+        assert_eq!(size, HEAP_ARENA_BYTES);
+        assert_eq!(base % HEAP_ARENA_BYTES, 0);
+        let mut s = MSpan::new(base + PAGE_SIZE, 3);
+        set_spans(s.base, 3, &mut s);
+        for i in 0..3 {
+            let p = s.base + i * PAGE_SIZE + 100;
+            assert!(ptr::eq(span_of(p).unwrap(), &s));
+        }
+        assert!(span_of(base).is_none());
+        assert!(span_of(s.limit()).is_none());
+        set_page_in_use(s.base, true);
+        assert!(page_in_use(s.base) && !page_in_use(base));
+        set_page_in_use(s.base, false);
+        assert!(!page_in_use(s.base));
+        assert!(!alloc_needs_zero(base + PAGE_SIZE, 2), "never handed out");
+        assert!(
+            alloc_needs_zero(base, 2),
+            "overlaps pages handed out before"
+        );
+        assert!(!alloc_needs_zero(base + 3 * PAGE_SIZE, 1));
+        set_spans(s.base, 3, ptr::null_mut());
+    }
+}

@@ -1,0 +1,336 @@
+//! The allocator's entry points: size → span class, small vs large, tiny;
+//! and validation of what is freed. As in Go's malloc.go (`mallocgc`).
+//!
+//! - **Small** objects (≤ 32 KiB) come from the thread's mcache. Requests of
+//!   at most 1 KiB with alignment at most 16 take the fast path: round the
+//!   size up to the alignment, one table lookup, one list pop. Larger
+//!   alignments (up to a page) pick the first class whose size is a multiple
+//!   of the alignment: objects of such a class are aligned to it.
+//! - **Large** objects get a span of their own straight from the heap,
+//!   aligned to the request's alignment when that exceeds a page. Their
+//!   memory is zeroed only when `arena::alloc_needs_zero` says it may be
+//!   dirty.
+//! - **Tiny** requests (Rust layouts under 16 bytes with alignment under 8)
+//!   share 16-byte blocks (`mcache.rs`). The C ABI never asks for them.
+//!
+//! `free` finds the span of a pointer through the arena index, and aborts
+//! with `goheap: <op>(): invalid pointer 0x…` unless the pointer is the
+//! start of an object the span handed out, or `… double free 0x…` if the
+//! object carries the free mark. So freeing never needs the size.
+//!
+//! The first allocation of a thread creates its mcache; the first of the
+//! process also installs `pthread_atfork` handlers that hold every allocator
+//! lock across `fork()`, so that the child finds the allocator consistent.
+
+use crate::arena;
+use crate::fixalloc;
+use crate::mcache::{self, MCache};
+use crate::mcentral::CENTRAL;
+use crate::mheap::HEAP;
+use crate::mspan::{FreeObject, MSpan, SpanClass, SpanState};
+use crate::os;
+use crate::sizeclasses::{
+    class_for_aligned, size_to_class, size_to_class_small, MAX_SMALL_SIZE, PAGE_SIZE,
+    SMALL_SIZE_MAX, TINY_SIZE,
+};
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Runs `f` on this thread's mcache, creating it on first use.
+#[inline(always)]
+fn with_cache<R>(f: impl FnOnce(&mut MCache) -> R + Copy) -> R {
+    match mcache::with_current(f) {
+        Some(r) => r,
+        None => with_new_cache(f),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn with_new_cache<R>(f: impl FnOnce(&mut MCache) -> R) -> R {
+    init_process();
+    mcache::with_new(f)
+}
+
+/// Whether a Rust layout goes to the tiny allocator.
+#[inline(always)]
+pub fn is_tiny(size: usize, align: usize) -> bool {
+    size < TINY_SIZE && align < 8
+}
+
+/// Allocates `size` bytes aligned to `align` (a power of two); null when out
+/// of memory. Size 0 gives a unique smallest object.
+#[inline(always)]
+pub fn alloc(size: usize, align: usize) -> *mut u8 {
+    if size <= SMALL_SIZE_MAX && align <= 16 {
+        let class = size_to_class_small((size + align - 1) & !(align - 1));
+        let spc = SpanClass::noscan(class);
+        return with_cache(|c| c.alloc(spc));
+    }
+    alloc_slow(size, align)
+}
+
+/// `alloc`, with tiny requests packed into shared blocks (Rust layouts).
+#[inline(always)]
+pub fn alloc_maybe_tiny(size: usize, align: usize) -> *mut u8 {
+    if is_tiny(size, align) {
+        return with_cache(|c| c.alloc_tiny(size, align));
+    }
+    alloc(size, align)
+}
+
+#[inline(never)]
+fn alloc_slow(size: usize, align: usize) -> *mut u8 {
+    match class_for_aligned(size, align) {
+        Some(class) => {
+            let spc = SpanClass::noscan(class);
+            with_cache(|c| c.alloc(spc))
+        }
+        None => alloc_large(size, align, false),
+    }
+}
+
+fn alloc_large(size: usize, align: usize, zero: bool) -> *mut u8 {
+    let Some(npages) = size
+        .checked_next_multiple_of(PAGE_SIZE)
+        .map(|b| b / PAGE_SIZE)
+    else {
+        return ptr::null_mut();
+    };
+    let align_pages = align.div_ceil(PAGE_SIZE);
+    let Some(s) = HEAP
+        .lock()
+        .alloc_span(npages.max(1), align_pages, SpanClass::LARGE)
+    else {
+        return ptr::null_mut();
+    };
+    // SAFETY: a fresh in-use span, ours alone.
+    let s = unsafe { s.as_ref() };
+    if zero && s.needzero {
+        // SAFETY: the span's pages are mapped and ours.
+        unsafe { ptr::write_bytes(s.base as *mut u8, 0, size) };
+    }
+    s.base as *mut u8
+}
+
+/// Allocates `size` zeroed bytes aligned to `align`; null when out of memory.
+pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
+    if size > MAX_SMALL_SIZE || align > PAGE_SIZE {
+        return alloc_large(size, align, true);
+    }
+    zero_small(alloc(size, align), size)
+}
+
+/// `alloc_zeroed` with tiny requests packed into shared blocks.
+pub fn alloc_zeroed_maybe_tiny(size: usize, align: usize) -> *mut u8 {
+    if is_tiny(size, align) {
+        return zero_small(alloc_maybe_tiny(size, align), size);
+    }
+    alloc_zeroed(size, align)
+}
+
+fn zero_small(p: *mut u8, size: usize) -> *mut u8 {
+    if !p.is_null() {
+        // SAFETY: p holds at least size bytes we just allocated.
+        unsafe { ptr::write_bytes(p, 0, size) };
+    }
+    p
+}
+
+/// What `free` found at a pointer.
+enum Object {
+    Small(SpanClass),
+    Tiny { block: usize },
+    Large(&'static MSpan),
+}
+
+/// Finds and checks the object at `p`, aborting on a pointer goheap did not
+/// hand out.
+#[inline(always)]
+fn lookup(p: *mut u8, op: &'static str) -> (Object, &'static MSpan) {
+    let addr = p as usize;
+    let Some(span) = arena::span_of(addr) else {
+        invalid(op, addr)
+    };
+    if span.state() != SpanState::InUse {
+        invalid(op, addr);
+    }
+    let spc = span.spanclass;
+    if spc == SpanClass::TINY {
+        return (tiny_block(span, addr, op), span);
+    }
+    if span.object_index(addr).is_none() {
+        invalid(op, addr);
+    }
+    if spc == SpanClass::LARGE {
+        (Object::Large(span), span)
+    } else {
+        (Object::Small(spc), span)
+    }
+}
+
+fn tiny_block(span: &MSpan, addr: usize, op: &'static str) -> Object {
+    if addr >= span.limit() {
+        invalid(op, addr);
+    }
+    let block = span.object_containing(addr);
+    if span.object_index(block).is_none() {
+        invalid(op, addr);
+    }
+    Object::Tiny { block }
+}
+
+#[cold]
+fn invalid(op: &'static str, addr: usize) -> ! {
+    os::fatal(op, "invalid pointer", addr)
+}
+
+#[cold]
+fn double_free(op: &'static str, addr: usize) -> ! {
+    os::fatal(op, "double free", addr)
+}
+
+/// Frees `p` (null: nothing). `op` names the caller in error messages.
+///
+/// # Safety
+/// If `p` is an object goheap handed out, nothing uses it afterwards.
+#[inline(always)]
+pub unsafe fn free(p: *mut u8, op: &'static str) {
+    if p.is_null() {
+        return;
+    }
+    match lookup(p, op).0 {
+        Object::Small(spc) => {
+            // SAFETY: p is the start of an object of spc, at least 16 bytes
+            // when marked.
+            if crate::mspan::has_free_mark(spc) && unsafe { FreeObject::is_marked(p.cast()) } {
+                double_free(op, p as usize);
+            }
+            // SAFETY: p is an in-use object of spc that the caller gives up.
+            with_cache(|c| unsafe { c.free(spc, p) });
+        }
+        Object::Tiny { block } => free_tiny(p, block, op),
+        Object::Large(span) => free_large(span),
+    }
+}
+
+#[inline(never)]
+fn free_tiny(p: *mut u8, block: usize, op: &'static str) {
+    // SAFETY: block is a carved 16-byte tiny block.
+    if unsafe { FreeObject::is_marked(block as *mut FreeObject) } {
+        double_free(op, p as usize);
+    }
+    // SAFETY: block is a tiny block holding the piece at p.
+    if !with_cache(|c| unsafe { c.free_tiny(block) }) {
+        double_free(op, p as usize);
+    }
+}
+
+#[inline(never)]
+fn free_large(span: &MSpan) {
+    HEAP.lock().free_span(span as *const MSpan as *mut MSpan);
+}
+
+/// Bytes usable at `p`.
+///
+/// # Safety
+/// `p` is a live object goheap handed out (anything else aborts).
+pub unsafe fn usable_size(p: *mut u8, op: &'static str) -> usize {
+    match lookup(p, op) {
+        (Object::Tiny { block }, _) => block + TINY_SIZE - p as usize,
+        (_, span) => span.elemsize,
+    }
+}
+
+/// Resizes `p` to `new_size` bytes aligned to `align`, in place when the new
+/// size keeps its size class or a large object can grow or shrink where it
+/// is; otherwise moves it. Null when out of memory (then `p` is untouched).
+///
+/// # Safety
+/// `p` is a live object goheap handed out, aligned to `align`; the caller
+/// uses the result instead of `p`.
+pub unsafe fn realloc(p: *mut u8, new_size: usize, align: usize, op: &'static str) -> *mut u8 {
+    let (obj, span) = lookup(p, op);
+    let old = match obj {
+        Object::Tiny { block } => block + TINY_SIZE - p as usize,
+        Object::Small(spc) => {
+            if new_size <= MAX_SMALL_SIZE
+                && size_to_class(new_size.next_multiple_of(align)) == spc.sizeclass()
+            {
+                return p;
+            }
+            span.elemsize
+        }
+        Object::Large(span) => {
+            if resize_large_in_place(span, new_size, align) {
+                return p;
+            }
+            span.elemsize
+        }
+    };
+    let q = alloc_maybe_tiny(new_size, align);
+    if !q.is_null() {
+        // SAFETY: both blocks are live, distinct, and at least this long.
+        unsafe {
+            ptr::copy_nonoverlapping(p, q, old.min(new_size));
+            free(p, op);
+        }
+    }
+    q
+}
+
+fn resize_large_in_place(span: &MSpan, new_size: usize, align: usize) -> bool {
+    if new_size <= MAX_SMALL_SIZE {
+        return false;
+    }
+    let Some(npages) = new_size.checked_next_multiple_of(PAGE_SIZE) else {
+        return false;
+    };
+    let npages = npages / PAGE_SIZE;
+    if npages == span.npages {
+        return true;
+    }
+    let _ = align; // the base stays where it is, so its alignment holds
+    HEAP.lock()
+        .resize_large(span as *const MSpan as *mut MSpan, npages)
+}
+
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+/// Once per process: installs the fork handlers. Marked done first, so an
+/// allocation made by `pthread_atfork` itself goes straight through.
+fn init_process() {
+    if !INITIALIZED.swap(true, Ordering::AcqRel) {
+        // SAFETY: registering handlers that only take and release locks.
+        unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
+    }
+}
+
+/// Takes every allocator lock, in lock order, before `fork()`.
+unsafe extern "C" fn fork_prepare() {
+    mcache::lock_for_fork();
+    for c in CENTRAL.iter() {
+        c.lock_for_fork();
+    }
+    HEAP.lock_for_fork();
+    fixalloc::lock_for_fork();
+}
+
+/// Releases what `fork_prepare` took.
+unsafe extern "C" fn fork_parent() {
+    // SAFETY: fork_prepare took these locks on this thread.
+    unsafe {
+        fixalloc::unlock_after_fork();
+        HEAP.unlock_after_fork();
+        for c in CENTRAL.iter() {
+            c.unlock_after_fork();
+        }
+        mcache::unlock_after_fork();
+    }
+}
+
+unsafe extern "C" fn fork_child() {
+    // SAFETY: the child is a copy of the thread that ran fork_prepare; the
+    // other threads' caches are simply never used again.
+    unsafe { fork_parent() };
+}

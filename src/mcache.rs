@@ -1,0 +1,386 @@
+//! `MCache`: each thread's private cache of free objects; and the tiny
+//! allocator. As in Go's mcache.go and the tiny path of malloc.go.
+//!
+//! A thread allocates and frees small objects through its own mcache with no
+//! lock and no atomic read-modify-write: each span class has a list of free
+//! objects (`ObjList`), and `alloc` pops, `free` pushes. An object freed on
+//! another thread than the one that allocated it simply joins the freeing
+//! thread's list: objects are interchangeable within a class. Lists move in
+//! batches: an empty list is refilled with `BATCH[class]` objects from the
+//! class's mcentral; a list longer than `2 × BATCH` gives `BATCH` back. So a
+//! thread caches a bounded amount, and a producer→consumer pair cycles
+//! objects through the central lists instead of growing the heap.
+//!
+//! The cache lives in a thread-local pointer. It is created on the thread's
+//! first allocation (records come from `CACHEALLOC`, a fixalloc) and a
+//! `pthread` key destructor flushes it back at thread exit. After that the
+//! thread is marked dead and whatever it still allocates or frees (other
+//! destructors run later) goes through `ORPHAN`, one shared cache under a
+//! lock, as does a thread whose cache could not be created.
+//!
+//! **Tiny allocator.** Requests under 16 bytes with alignment under 8 (the
+//! bytes of short strings) are packed into 16-byte blocks of the `TINY` span
+//! class: the cache keeps a current block and an offset into it. Go never
+//! frees these; goheap does, with a counter per block in the span's
+//! `tiny_counts`. When a block becomes current its counter is *precharged*
+//! to `TINY_PRECHARGE`; each free of a piece decrements it atomically (pieces
+//! can be freed on any thread); when the cache moves on to a new block it
+//! subtracts the pieces it never handed out. Whoever brings the counter to
+//! zero frees the block. The alloc path touches no counter.
+
+use crate::arena;
+use crate::fixalloc::FixAlloc;
+use crate::lock::Mutex;
+use crate::mcentral::central;
+use crate::mspan::{has_free_mark, FreeObject, ObjList, SpanClass, NUM_SPAN_CLASSES};
+use crate::sizeclasses::{class_size, TINY_SIZE};
+use core::cell::Cell;
+use core::ptr;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+/// Objects moved per refill or flush: about 64 KiB, 4 to 64 objects.
+static BATCH: [u32; NUM_SPAN_CLASSES] = batch_table();
+
+const fn batch_table() -> [u32; NUM_SPAN_CLASSES] {
+    let mut t = [0u32; NUM_SPAN_CLASSES];
+    let mut i = 0;
+    while i < NUM_SPAN_CLASSES {
+        let size = class_size(SpanClass(i as u8).sizeclass());
+        t[i] = if size == 0 {
+            0
+        } else {
+            let n = (64 << 10) / size;
+            if n < 4 {
+                4
+            } else if n > 64 {
+                64
+            } else {
+                n as u32
+            }
+        };
+        i += 1;
+    }
+    t
+}
+
+/// Counter value of a block that is some cache's current tiny block.
+const TINY_PRECHARGE: u8 = 128;
+
+/// A thread's cache (see the module comment).
+pub struct MCache {
+    lists: [ObjList; NUM_SPAN_CLASSES],
+    tiny: usize,
+    tiny_offset: usize,
+    tiny_allocs: u8,
+    tiny_count: *const AtomicU8,
+}
+
+// SAFETY: an mcache only holds pointers to free heap objects; whoever holds
+// it (its thread, or the ORPHAN lock) has it exclusively.
+unsafe impl Send for MCache {}
+
+impl MCache {
+    const fn new() -> MCache {
+        MCache {
+            lists: [const { ObjList::new() }; NUM_SPAN_CLASSES],
+            tiny: 0,
+            tiny_offset: 0,
+            tiny_allocs: 0,
+            tiny_count: ptr::null(),
+        }
+    }
+
+    /// Allocates an object of class `spc`; null when out of memory.
+    #[inline(always)]
+    pub fn alloc(&mut self, spc: SpanClass) -> *mut u8 {
+        // SAFETY: span class indexes are below NUM_SPAN_CLASSES.
+        let list = unsafe { self.lists.get_unchecked_mut(spc.index()) };
+        let p = list.pop();
+        if p.is_null() {
+            return self.refill(spc);
+        }
+        if has_free_mark(spc) {
+            // SAFETY: p is a free object of at least 16 bytes.
+            unsafe { FreeObject::clear_mark(p) };
+        }
+        p.cast()
+    }
+
+    #[inline(never)]
+    fn refill(&mut self, spc: SpanClass) -> *mut u8 {
+        let list = &mut self.lists[spc.index()];
+        if central(spc).refill(spc, BATCH[spc.index()], list) == 0 {
+            return ptr::null_mut();
+        }
+        self.alloc(spc)
+    }
+
+    /// Frees object `p` of class `spc`, which the caller has validated.
+    ///
+    /// # Safety
+    /// `p` is an in-use object of class `spc` that nothing uses any more.
+    #[inline(always)]
+    pub unsafe fn free(&mut self, spc: SpanClass, p: *mut u8) {
+        let p = p.cast::<FreeObject>();
+        // SAFETY: span class indexes are below NUM_SPAN_CLASSES.
+        let list = unsafe { self.lists.get_unchecked_mut(spc.index()) };
+        // SAFETY: p is a free object now, at least 16 bytes if marked.
+        unsafe {
+            if has_free_mark(spc) {
+                FreeObject::set_mark(p);
+            }
+            list.push(p);
+        }
+        if list.len > 2 * BATCH[spc.index()] {
+            self.flush(spc);
+        }
+    }
+
+    #[inline(never)]
+    fn flush(&mut self, spc: SpanClass) {
+        let batch = self.lists[spc.index()].split_off_front(BATCH[spc.index()]);
+        central(spc).release(batch);
+    }
+
+    /// Allocates `size` (< 16) bytes aligned to `align` (< 8) inside a
+    /// shared 16-byte block.
+    #[inline(always)]
+    pub fn alloc_tiny(&mut self, size: usize, align: usize) -> *mut u8 {
+        let off = (self.tiny_offset + align - 1) & !(align - 1);
+        if off + size <= TINY_SIZE && self.tiny != 0 {
+            self.tiny_offset = off + size;
+            self.tiny_allocs += 1;
+            return (self.tiny + off) as *mut u8;
+        }
+        self.alloc_tiny_block(size)
+    }
+
+    #[inline(never)]
+    fn alloc_tiny_block(&mut self, size: usize) -> *mut u8 {
+        let block = self.alloc(SpanClass::TINY);
+        if block.is_null() {
+            return block;
+        }
+        let count = tiny_count(block as usize);
+        count.store(TINY_PRECHARGE, Ordering::Relaxed);
+        self.retire_tiny();
+        self.tiny = block as usize;
+        self.tiny_offset = size;
+        self.tiny_allocs = 1;
+        self.tiny_count = count;
+        block
+    }
+
+    /// Gives up the current tiny block: takes back the precharge of pieces
+    /// never handed out, freeing the block if all others are freed already.
+    fn retire_tiny(&mut self) {
+        if self.tiny == 0 {
+            return;
+        }
+        let unused = TINY_PRECHARGE - self.tiny_allocs;
+        // SAFETY: tiny_count points into the live tiny span of `tiny`.
+        let prev = unsafe { (*self.tiny_count).fetch_sub(unused, Ordering::AcqRel) };
+        if prev == unused {
+            // SAFETY: no piece of the block is in use.
+            unsafe { self.free(SpanClass::TINY, self.tiny as *mut u8) };
+        }
+        self.tiny = 0;
+    }
+
+    /// Frees the tiny piece at `p` in block `block`. Returns false if the
+    /// block's counter shows more frees than pieces (a double free).
+    ///
+    /// # Safety
+    /// `block` is a tiny block handed out by a cache and `p` a piece of it.
+    pub unsafe fn free_tiny(&mut self, block: usize) -> bool {
+        let prev = tiny_count(block).fetch_sub(1, Ordering::AcqRel);
+        if prev == 1 {
+            // SAFETY: the last piece is gone, so the block is free.
+            unsafe { self.free(SpanClass::TINY, block as *mut u8) };
+        }
+        prev != 0
+    }
+
+    /// Hands everything back to the centrals (thread exit).
+    fn release_all(&mut self) {
+        self.retire_tiny();
+        for i in 0..NUM_SPAN_CLASSES {
+            let list = core::mem::replace(&mut self.lists[i], ObjList::new());
+            if list.len > 0 {
+                central(SpanClass(i as u8)).release(list);
+            }
+        }
+    }
+
+    /// Objects cached per span class (for tests and statistics).
+    pub fn cached(&self, spc: SpanClass) -> u32 {
+        self.lists[spc.index()].len
+    }
+}
+
+/// The counter of the tiny block at `block`.
+fn tiny_count(block: usize) -> &'static AtomicU8 {
+    let span = arena::span_of(block);
+    // SAFETY: tiny blocks live in tiny spans, which own a counter table with
+    // one entry per 16-byte block.
+    unsafe {
+        let span = span.unwrap_unchecked();
+        &(*span.tiny_counts)[(block - span.base) / TINY_SIZE]
+    }
+}
+
+const NO_CACHE: usize = 0;
+const DEAD: usize = 1;
+
+thread_local! {
+    static CACHE: Cell<*mut MCache> = const { Cell::new(NO_CACHE as *mut MCache) };
+}
+
+static CACHEALLOC: Mutex<FixAlloc<MCache>> = Mutex::new(FixAlloc::new());
+static ORPHAN: Mutex<MCache> = Mutex::new(MCache::new());
+static KEY: Mutex<Option<libc::pthread_key_t>> = Mutex::new(None);
+
+/// Runs `f` on this thread's cache if it has one.
+#[inline(always)]
+pub fn with_current<R>(f: impl FnOnce(&mut MCache) -> R) -> Option<R> {
+    let c = CACHE.with(Cell::get);
+    if c as usize > DEAD {
+        // SAFETY: the pointer is this thread's own live cache, and allocator
+        // code never runs `with_current` inside `f`.
+        Some(f(unsafe { &mut *c }))
+    } else {
+        None
+    }
+}
+
+/// Runs `f` on a new cache for this thread, or on the shared orphan cache if
+/// the thread has exited or no cache can be had.
+pub fn with_new<R>(f: impl FnOnce(&mut MCache) -> R) -> R {
+    let c = create_for_thread();
+    if c.is_null() {
+        f(&mut ORPHAN.lock())
+    } else {
+        // SAFETY: a fresh cache, owned by this thread.
+        f(unsafe { &mut *c })
+    }
+}
+
+fn create_for_thread() -> *mut MCache {
+    if CACHE.with(Cell::get) as usize == DEAD {
+        return ptr::null_mut();
+    }
+    let Some(key) = thread_key() else {
+        return ptr::null_mut();
+    };
+    let Some(c) = CACHEALLOC.lock().alloc(MCache::new()) else {
+        return ptr::null_mut();
+    };
+    let c = c.as_ptr();
+    CACHE.with(|cell| cell.set(c));
+    // SAFETY: a valid key; setspecific may allocate (through this cache).
+    unsafe { libc::pthread_setspecific(key, c.cast()) };
+    c
+}
+
+fn thread_key() -> Option<libc::pthread_key_t> {
+    let mut key = KEY.lock();
+    if key.is_none() {
+        let mut k: libc::pthread_key_t = 0;
+        // SAFETY: creating a key with a destructor that matches the ABI.
+        if unsafe { libc::pthread_key_create(&mut k, Some(thread_exit)) } != 0 {
+            return None;
+        }
+        *key = Some(k);
+    }
+    *key
+}
+
+/// The key destructor: flush the exiting thread's cache and free it.
+unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
+    let c = arg.cast::<MCache>();
+    CACHE.with(|cell| cell.set(DEAD as *mut MCache));
+    // SAFETY: arg is this thread's cache, which nothing uses any more.
+    unsafe {
+        (*c).release_all();
+        CACHEALLOC.lock().free(ptr::NonNull::new_unchecked(c));
+    }
+}
+
+/// Takes the caches' locks across `fork()` (see `lock.rs`).
+pub fn lock_for_fork() {
+    KEY.lock_for_fork();
+    ORPHAN.lock_for_fork();
+    CACHEALLOC.lock_for_fork();
+}
+
+/// # Safety
+/// After `lock_for_fork`, in parent or child.
+pub unsafe fn unlock_after_fork() {
+    // SAFETY: forwarded contract.
+    unsafe {
+        CACHEALLOC.unlock_after_fork();
+        ORPHAN.unlock_after_fork();
+        KEY.unlock_after_fork();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sizeclasses::size_to_class;
+
+    #[test]
+    fn batches_are_bounded() {
+        for (i, &b) in BATCH.iter().enumerate() {
+            if SpanClass(i as u8).sizeclass() != 0 {
+                assert!((4..=64).contains(&b), "class {i}: {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn alloc_free_cycle_stays_in_the_cache_and_flushes_past_the_limit() {
+        let spc = SpanClass::noscan(size_to_class(5000));
+        let batch = BATCH[spc.index()];
+        let mut c = MCache::new();
+        let p = c.alloc(spc);
+        assert!(!p.is_null());
+        assert_eq!(c.cached(spc), batch - 1);
+        // SAFETY: p is an in-use object of spc.
+        unsafe { c.free(spc, p) };
+        assert_eq!(c.alloc(spc), p, "LIFO: the freed object comes back first");
+        let objs: Vec<_> = (0..3 * batch).map(|_| c.alloc(spc)).collect();
+        for &o in &objs {
+            // SAFETY: each is an in-use object of spc.
+            unsafe { c.free(spc, o) };
+            assert!(c.cached(spc) <= 2 * batch);
+        }
+        // SAFETY: p is still in use.
+        unsafe { c.free(spc, p) };
+        c.release_all();
+        assert_eq!(c.cached(spc), 0);
+    }
+
+    #[test]
+    fn tiny_pieces_share_a_block_and_the_block_is_reused_once_all_are_freed() {
+        let mut c = MCache::new();
+        let a = c.alloc_tiny(5, 1) as usize;
+        let b = c.alloc_tiny(4, 4) as usize;
+        let d = c.alloc_tiny(3, 2) as usize;
+        assert_eq!(b, a + 8, "aligned up to 4 inside the block");
+        assert_eq!(a / 16, d / 16, "same block");
+        let e = c.alloc_tiny(3, 1) as usize;
+        assert_ne!(a / 16, e / 16, "a new block once the first is full");
+        let block = a & !15;
+        // SAFETY: block is the tiny block holding the three pieces.
+        unsafe {
+            assert!(c.free_tiny(block));
+            assert!(c.free_tiny(block));
+            let cached = c.cached(SpanClass::TINY);
+            assert!(c.free_tiny(block), "last piece");
+            assert_eq!(c.cached(SpanClass::TINY), cached + 1, "block freed");
+            assert!(!c.free_tiny(block), "one free too many is caught");
+        }
+        c.release_all();
+    }
+}

@@ -1,0 +1,533 @@
+//! The page heap: spans of whole pages, as in Go's mheap.go (Go 1.11's free
+//! lists, before the radix-tree page allocator).
+//!
+//! `MHeap` owns all arena memory that is mapped. Each page is either in an
+//! in-use span (handed to an mcentral, or a large object), in a free span, or
+//! not yet part of the heap (`cur_base..cur_end`: reserved arena space that
+//! `grow` maps in 4 MiB steps).
+//!
+//! Free spans sit on `free[n]` (exactly `n` pages, n < 128), whose non-empty
+//! lists are bits of `nonempty`, or on `free_large` (128 pages or more).
+//! Allocation takes the smallest list that fits (one bit scan), or the best
+//! fit among the large spans, and splits off what it does not need.
+//! Invariants:
+//!
+//! - Two free spans are never adjacent: `free_span` merges a freed span with
+//!   free neighbours, found through the page→span map entries of the pages
+//!   just before and just after it.
+//! - A free span's first and last pages map to its record; an in-use span's
+//!   pages all do (see `arena.rs`).
+//! - Every span record comes from `spanalloc`; merged-away records go back
+//!   there.
+//! - A record is in state Free exactly while it is on a free list, so a
+//!   stale map entry never makes a span in transit look like a free
+//!   neighbour.
+//!
+//! Whether a new span needs zeroing is worked out per arena by
+//! `arena::alloc_needs_zero` (memory fresh from the OS is not zeroed again).
+//! All state is under one lock, `HEAP`; mcentrals take it (after their own)
+//! to get and return spans. The statistics it keeps are read by `stats()`.
+
+use crate::arena;
+use crate::fixalloc::FixAlloc;
+use crate::lock::Mutex;
+use crate::mspan::{MSpan, MSpanList, SpanClass, SpanState, TinyCounts};
+use crate::os;
+use crate::sizeclasses::PAGE_SIZE;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::AtomicU8;
+
+const MAX_MHEAP_LIST: usize = 128;
+/// The heap maps reserved arena space in steps of this many bytes.
+const HEAP_GROW_STEP: usize = 4 << 20;
+
+/// Page-heap figures, in bytes.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct HeapStats {
+    /// Arena memory mapped for the heap.
+    pub sys: usize,
+    /// Memory in in-use spans.
+    pub inuse: usize,
+    /// Metadata records handed out by the heap's fixallocs.
+    pub span_records: usize,
+    /// Arena address space reserved.
+    pub reserved: usize,
+}
+
+pub struct MHeap {
+    free: [MSpanList; MAX_MHEAP_LIST],
+    nonempty: u128,
+    free_large: MSpanList,
+    spanalloc: FixAlloc<MSpan>,
+    tinyalloc: FixAlloc<TinyCounts>,
+    /// Where to ask for the first arena (0: wherever the kernel likes).
+    hint: usize,
+    cur_base: usize,
+    cur_end: usize,
+    stats: HeapStats,
+}
+
+/// The heap (Go's `mheap_`).
+pub static HEAP: Mutex<MHeap> = Mutex::new(MHeap::new(0));
+
+impl MHeap {
+    const fn new(hint: usize) -> MHeap {
+        MHeap {
+            free: [const { MSpanList::new() }; MAX_MHEAP_LIST],
+            nonempty: 0,
+            free_large: MSpanList::new(),
+            spanalloc: FixAlloc::new(),
+            tinyalloc: FixAlloc::new(),
+            hint,
+            cur_base: 0,
+            cur_end: 0,
+            stats: HeapStats {
+                sys: 0,
+                inuse: 0,
+                span_records: 0,
+                reserved: 0,
+            },
+        }
+    }
+
+    /// Allocates an in-use span of `npages` pages whose base is aligned to
+    /// `align_pages` pages, prepared for objects of `spc`. `None` when the OS
+    /// refuses memory.
+    pub fn alloc_span(
+        &mut self,
+        npages: usize,
+        align_pages: usize,
+        spc: SpanClass,
+    ) -> Option<NonNull<MSpan>> {
+        let s = if align_pages <= 1 {
+            self.alloc_pages(npages)?
+        } else {
+            self.alloc_aligned_pages(npages, align_pages)?
+        };
+        // SAFETY: s is a live record the heap just took off its free lists.
+        let span = unsafe { &mut *s };
+        span.needzero = arena::alloc_needs_zero(span.base, npages);
+        span.init_class(spc);
+        if spc == SpanClass::TINY {
+            let counts = self
+                .tinyalloc
+                .alloc([const { AtomicU8::new(0) }; PAGE_SIZE / 16]);
+            let Some(counts) = counts else {
+                self.free_span(s);
+                return None;
+            };
+            span.tiny_counts = counts.as_ptr();
+        }
+        arena::set_spans(span.base, npages, s);
+        arena::set_page_in_use(span.base, true);
+        span.set_state(SpanState::InUse);
+        self.stats.inuse += npages * PAGE_SIZE;
+        NonNull::new(s)
+    }
+
+    /// Takes a free run of `npages` pages off the free lists, growing the
+    /// heap if none fits. The record is off every list, in state Dead.
+    fn alloc_pages(&mut self, npages: usize) -> Option<*mut MSpan> {
+        let s = match self.find_free(npages) {
+            Some(s) => s,
+            None => {
+                self.grow(npages)?;
+                self.find_free(npages)?
+            }
+        };
+        self.remove_free(s);
+        // SAFETY: s is a live free record.
+        if unsafe { (*s).npages } > npages {
+            let rest = self.split(s, npages)?;
+            self.insert_free(rest);
+        }
+        Some(s)
+    }
+
+    /// Like `alloc_pages`, with the base aligned to `align_pages` pages: takes
+    /// enough pages to contain an aligned run and frees the head and tail.
+    fn alloc_aligned_pages(&mut self, npages: usize, align_pages: usize) -> Option<*mut MSpan> {
+        let s = self.alloc_pages(npages.checked_add(align_pages - 1)?)?;
+        // SAFETY: s is a live record just taken from the free lists.
+        let base = unsafe { (*s).base };
+        let head = (base.next_multiple_of(align_pages * PAGE_SIZE) - base) / PAGE_SIZE;
+        let s = if head > 0 {
+            let body = self.split(s, head)?;
+            self.free_pages(s);
+            body
+        } else {
+            s
+        };
+        // SAFETY: s is live and off every list.
+        if unsafe { (*s).npages } > npages {
+            let tail = self.split(s, npages)?;
+            self.free_pages(tail);
+        }
+        Some(s)
+    }
+
+    /// Splits the first `npages` pages off span `s`: `s` keeps them and a new
+    /// record, returned, holds the rest (state Free, on no list).
+    fn split(&mut self, s: *mut MSpan, npages: usize) -> Option<*mut MSpan> {
+        // SAFETY: s is a live record owned by the caller under the heap lock.
+        let span = unsafe { &mut *s };
+        let rest = MSpan::new(span.base + npages * PAGE_SIZE, span.npages - npages);
+        let rest = self.spanalloc.alloc(rest)?.as_ptr();
+        span.npages = npages;
+        Some(rest)
+    }
+
+    /// Returns an in-use span to the heap.
+    pub fn free_span(&mut self, s: *mut MSpan) {
+        // SAFETY: s is an in-use record the caller gives up.
+        let span = unsafe { &mut *s };
+        self.stats.inuse -= span.npages * PAGE_SIZE;
+        arena::set_page_in_use(span.base, false);
+        if !span.tiny_counts.is_null() {
+            // SAFETY: the counters came from tinyalloc and die with the span.
+            unsafe {
+                self.tinyalloc
+                    .free(NonNull::new_unchecked(span.tiny_counts))
+            };
+            span.tiny_counts = ptr::null_mut();
+        }
+        self.free_pages(s);
+    }
+
+    /// Puts span `s` (on no list) on the free lists, merged with free
+    /// neighbours.
+    fn free_pages(&mut self, s: *mut MSpan) {
+        // SAFETY: s is a live record owned by the caller.
+        let span = unsafe { &mut *s };
+        let left = arena::span_ptr_at(span.base.wrapping_sub(PAGE_SIZE));
+        if self.is_free_neighbour(left, |l| l.limit() == span.base) {
+            self.remove_free(left);
+            // SAFETY: left is a live free record, now off its list.
+            unsafe {
+                span.base = (*left).base;
+                span.npages += (*left).npages;
+                self.release_record(left);
+            }
+        }
+        let right = arena::span_ptr_at(span.limit());
+        if self.is_free_neighbour(right, |r| r.base == span.limit()) {
+            self.remove_free(right);
+            // SAFETY: right is a live free record, now off its list.
+            unsafe {
+                span.npages += (*right).npages;
+                self.release_record(right);
+            }
+        }
+        self.insert_free(s);
+    }
+
+    fn is_free_neighbour(&self, n: *mut MSpan, adjacent: impl Fn(&MSpan) -> bool) -> bool {
+        // SAFETY: map entries point at span records, which stay mapped.
+        match unsafe { n.as_ref() } {
+            Some(n) => n.state() == SpanState::Free && adjacent(n),
+            None => false,
+        }
+    }
+
+    /// # Safety
+    /// `s` is a record on no list that nothing refers to any more.
+    unsafe fn release_record(&mut self, s: *mut MSpan) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            (*s).set_state(SpanState::Dead);
+            self.spanalloc.free(NonNull::new_unchecked(s));
+        }
+    }
+
+    fn list_for(&mut self, npages: usize) -> &mut MSpanList {
+        if npages < MAX_MHEAP_LIST {
+            &mut self.free[npages]
+        } else {
+            &mut self.free_large
+        }
+    }
+
+    fn insert_free(&mut self, s: *mut MSpan) {
+        // SAFETY: s is a live free record on no list.
+        let span = unsafe { &mut *s };
+        span.set_state(SpanState::Free);
+        arena::set_span(span.base, s);
+        arena::set_span(span.limit() - PAGE_SIZE, s);
+        let n = span.npages;
+        // SAFETY: as above.
+        unsafe { self.list_for(n).insert(s) };
+        if n < MAX_MHEAP_LIST {
+            self.nonempty |= 1 << n;
+        }
+    }
+
+    fn remove_free(&mut self, s: *mut MSpan) {
+        // SAFETY: s is a live record on the free list for its size.
+        let n = unsafe { (*s).npages };
+        // SAFETY: as above. Off the lists it must no longer look free to
+        // neighbours that find it through stale map entries.
+        unsafe { (*s).set_state(SpanState::Dead) };
+        let list = self.list_for(n);
+        // SAFETY: as above.
+        unsafe { list.remove(s) };
+        if n < MAX_MHEAP_LIST && self.free[n].is_empty() {
+            self.nonempty &= !(1 << n);
+        }
+    }
+
+    /// The smallest free span of at least `npages` pages (best fit).
+    fn find_free(&self, npages: usize) -> Option<*mut MSpan> {
+        if npages < MAX_MHEAP_LIST {
+            let fits = self.nonempty & (!0u128 << npages);
+            if fits != 0 {
+                return Some(self.free[fits.trailing_zeros() as usize].first());
+            }
+        }
+        let mut best: Option<*mut MSpan> = None;
+        for s in self.free_large.iter() {
+            // SAFETY: records on the free lists are live.
+            let (n, b) = unsafe { ((*s).npages, (*s).base) };
+            // SAFETY: best, when set, is a live record from the same list.
+            let better = best.is_none_or(|bs| unsafe { (n, b) < ((*bs).npages, (*bs).base) });
+            if n >= npages && better {
+                best = Some(s);
+            }
+        }
+        best
+    }
+
+    /// Adds at least `npages` pages of fresh memory to the free lists.
+    fn grow(&mut self, npages: usize) -> Option<()> {
+        let need = npages.checked_mul(PAGE_SIZE)?;
+        if self.cur_end - self.cur_base < need {
+            let hint = if self.cur_end == 0 {
+                self.hint
+            } else {
+                self.cur_end
+            };
+            let (base, size) = arena::reserve(hint, need)?;
+            self.stats.reserved += size;
+            if base == self.cur_end && self.cur_end != 0 {
+                self.cur_end += size;
+            } else {
+                // Discontiguous: use up what is left of the old space first.
+                if self.cur_end > self.cur_base {
+                    self.add_fresh(self.cur_base, self.cur_end - self.cur_base)?;
+                }
+                self.cur_base = base;
+                self.cur_end = base + size;
+            }
+        }
+        let ask = need
+            .next_multiple_of(HEAP_GROW_STEP)
+            .min(self.cur_end - self.cur_base);
+        self.add_fresh(self.cur_base, ask)?;
+        self.cur_base += ask;
+        Some(())
+    }
+
+    /// Maps reserved `[base, base+size)` and frees it into the heap.
+    fn add_fresh(&mut self, base: usize, size: usize) -> Option<()> {
+        if !os::sys_map(base as *mut u8, size) {
+            return None;
+        }
+        self.stats.sys += size;
+        let s = self.spanalloc.alloc(MSpan::new(base, size / PAGE_SIZE))?;
+        self.free_pages(s.as_ptr());
+        Some(())
+    }
+
+    /// Resizes the large span `s` in place to `npages` pages if the pages
+    /// after it allow: shrinking frees the tail, growing takes pages from a
+    /// free right neighbour. Returns whether it did.
+    pub fn resize_large(&mut self, s: *mut MSpan, npages: usize) -> bool {
+        // SAFETY: s is an in-use large span owned by the caller.
+        let span = unsafe { &mut *s };
+        let old = span.npages;
+        if npages < old {
+            let Some(tail) = self.split(s, npages) else {
+                return false;
+            };
+            self.free_pages(tail);
+        } else if npages > old {
+            let extra = npages - old;
+            let right = arena::span_ptr_at(span.limit());
+            // SAFETY: map entries point at live-or-dead records, still mapped.
+            let fits = |r: &MSpan| r.base == span.limit() && r.npages >= extra;
+            if !self.is_free_neighbour(right, fits) {
+                return false;
+            }
+            self.remove_free(right);
+            // SAFETY: right is live, free and off its list.
+            if unsafe { (*right).npages } > extra {
+                let Some(rest) = self.split(right, extra) else {
+                    self.insert_free(right);
+                    return false;
+                };
+                self.insert_free(rest);
+            }
+            arena::alloc_needs_zero(span.limit(), extra);
+            arena::set_spans(span.limit(), extra, s);
+            // SAFETY: right is off every list and fully absorbed.
+            unsafe { self.release_record(right) };
+        }
+        self.stats.inuse = self.stats.inuse + npages * PAGE_SIZE - old * PAGE_SIZE;
+        span.npages = npages;
+        span.elemsize = npages * PAGE_SIZE;
+        true
+    }
+
+    pub fn stats(&self) -> HeapStats {
+        HeapStats {
+            span_records: self.spanalloc.inuse() + self.tinyalloc.inuse(),
+            ..self.stats
+        }
+    }
+
+    /// Number of free spans and their total pages (for tests and statistics).
+    pub fn free_summary(&self) -> (usize, usize) {
+        let lists = self.free.iter().chain(core::iter::once(&self.free_large));
+        lists.flat_map(|l| l.iter()).fold((0, 0), |(n, p), s| {
+            // SAFETY: records on the free lists are live.
+            (n + 1, p + unsafe { (*s).npages })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mspan::SpanClass;
+
+    fn alloc(h: &mut MHeap, npages: usize) -> &'static mut MSpan {
+        let s = h.alloc_span(npages, 1, SpanClass::LARGE).unwrap();
+        // SAFETY: a fresh in-use span record.
+        unsafe { &mut *s.as_ptr() }
+    }
+
+    /// The tests use private heaps so they do not disturb the global one.
+    /// Each starts its arenas at its own far-apart address, so that no two
+    /// heaps' spans are ever neighbours (they would coalesce).
+    fn private_heap() -> MHeap {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let i = NEXT.fetch_add(1, Ordering::Relaxed);
+        MHeap::new(0x4000_0000_0000 + i * (1 << 40))
+    }
+
+    #[test]
+    fn fresh_spans_need_no_zeroing_and_map_every_page() {
+        let mut h = private_heap();
+        let s = alloc(&mut h, 3);
+        assert!(!s.needzero);
+        assert_eq!(s.state(), SpanState::InUse);
+        for i in 0..3 {
+            let found = arena::span_of(s.base + i * PAGE_SIZE + 5).unwrap();
+            assert!(ptr::eq(found, s));
+        }
+        assert!(arena::page_in_use(s.base));
+        assert_eq!(h.stats().inuse, 3 * PAGE_SIZE);
+    }
+
+    #[test]
+    fn freed_neighbours_coalesce_and_reused_pages_need_zeroing() {
+        let mut h = private_heap();
+        let a = alloc(&mut h, 2);
+        let b = alloc(&mut h, 5);
+        let c = alloc(&mut h, 1);
+        assert_eq!(b.base, a.limit());
+        assert_eq!(c.base, b.limit());
+        let (free_spans, free_pages) = h.free_summary();
+        let (a_base, b_base) = (a.base, b.base);
+        h.free_span(a);
+        h.free_span(c);
+        // c merged with the free rest of the grown region.
+        assert_eq!(h.free_summary(), (free_spans + 1, free_pages + 3));
+        h.free_span(b);
+        assert_eq!(
+            h.free_summary(),
+            (1, free_pages + 8),
+            "all pages in one span"
+        );
+        assert_eq!(h.stats().inuse, 0);
+        let d = alloc(&mut h, 7);
+        assert_eq!(d.base, a_base, "first fit takes the lowest free run");
+        assert!(d.needzero, "these pages were handed out before");
+        assert!(arena::span_of(b_base).is_some());
+    }
+
+    #[test]
+    fn aligned_spans_are_aligned_and_return_their_slack() {
+        let mut h = private_heap();
+        let _pad = alloc(&mut h, 1);
+        let s = h.alloc_span(4, 8, SpanClass::LARGE).unwrap();
+        // SAFETY: a fresh in-use record.
+        let s = unsafe { s.as_ref() };
+        assert_eq!(s.base % (8 * PAGE_SIZE), 0);
+        assert_eq!(s.npages, 4);
+        assert_eq!(h.stats().inuse, 5 * PAGE_SIZE);
+    }
+
+    /// Aligned allocations split a free run three ways; with records being
+    /// recycled, stale map entries must never merge a piece in transit.
+    #[test]
+    fn aligned_spans_never_overlap_after_churn() {
+        let mut h = private_heap();
+        let mut live: Vec<(usize, usize)> = Vec::new();
+        for round in 0..200usize {
+            let npages = 1 + round % 7;
+            let s = if round % 3 == 0 {
+                alloc(&mut h, npages)
+            } else {
+                let s = h.alloc_span(npages, 1 << (round % 4), SpanClass::LARGE);
+                // SAFETY: a fresh in-use record.
+                unsafe { &mut *s.unwrap().as_ptr() }
+            };
+            for &(b, l) in &live {
+                assert!(s.limit() <= b || l <= s.base, "round {round} overlaps");
+            }
+            live.push((s.base, s.limit()));
+            if round % 2 == 1 {
+                let (b, _) = live.remove(round % live.len());
+                let victim = arena::span_ptr_at(b);
+                h.free_span(victim);
+            }
+        }
+    }
+
+    #[test]
+    fn large_spans_resize_in_place() {
+        let mut h = private_heap();
+        let s = alloc(&mut h, 4);
+        let base = s.base;
+        assert!(h.resize_large(s, 10), "the rest of the heap is free");
+        assert_eq!((s.base, s.npages), (base, 10));
+        assert!(ptr::eq(arena::span_of(base + 9 * PAGE_SIZE).unwrap(), s));
+        assert!(h.resize_large(s, 2));
+        assert_eq!(s.npages, 2);
+        assert_eq!(h.stats().inuse, 2 * PAGE_SIZE);
+        let blocker = alloc(&mut h, 1);
+        assert_eq!(blocker.base, s.limit());
+        assert!(!h.resize_large(s, 3), "the next page is in use");
+    }
+
+    #[test]
+    fn huge_spans_reserve_several_arenas() {
+        let mut h = private_heap();
+        let n = (arena::HEAP_ARENA_BYTES + (8 << 20)) / PAGE_SIZE;
+        let s = alloc(&mut h, n);
+        assert_eq!(s.npages, n);
+        assert!(ptr::eq(arena::span_of(s.limit() - 1).unwrap(), s));
+        h.free_span(s);
+        assert_eq!(h.stats().inuse, 0);
+    }
+
+    #[test]
+    fn impossible_requests_fail_cleanly() {
+        let mut h = private_heap();
+        assert!(h
+            .alloc_span(usize::MAX / PAGE_SIZE, 1, SpanClass::LARGE)
+            .is_none());
+        assert!(h.alloc_span(1 << 40, 1, SpanClass::LARGE).is_none());
+    }
+}

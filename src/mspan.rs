@@ -1,0 +1,475 @@
+//! `MSpan`: a run of pages, and the objects carved from it; as in Go's mheap.go
+//! (`mspan`, `spanClass`, `mSpanList`).
+//!
+//! A span is a contiguous run of `npages` pages starting at `base`. It is in
+//! one of three states:
+//!
+//! - `Free`: on one of the heap's free lists. Only its first and last pages
+//!   are guaranteed to map to it in the arena's page→span map (that is what
+//!   coalescing needs).
+//! - `InUse`: handed out by the heap. Every page maps to it, so any address
+//!   inside finds its span in O(1). Its `spanclass` says what it holds: a
+//!   large object (size class 0), objects of one size class, or tiny blocks.
+//! - `Dead`: on no list: back in the heap's fixalloc, or being split or
+//!   merged by the heap.
+//!
+//! An in-use small span divides its pages into `nelems` objects of
+//! `elemsize` bytes. Objects are handed out in two ways: first from the
+//! span's `freelist` (objects freed back to it), then by *carving* never-used
+//! objects from `freeindex` upward. `alloc_count` counts objects not on the
+//! span (in use, or sitting in some thread's mcache); when it drops to zero
+//! the span can go back to the heap.
+//!
+//! Free objects are linked through their first word (`FreeObject::next`).
+//! Objects of 16 bytes or more also carry a *free mark* in their second word
+//! (the address xor a constant) while they are free; `free` checks the mark
+//! to catch double frees cheaply, and handing an object out clears it.
+//!
+//! Spans of the tiny span class also own a table of per-block counters
+//! (`tiny_counts`): see `mcache.rs`.
+//!
+//! Fields other than `state` and `freeindex` are written only under the lock
+//! of the span's owner (the heap while free, its mcentral while in use) and
+//! read by lock-free lookups only for spans that hold a live object, which a
+//! happens-before edge through the program orders after those writes.
+
+use crate::sizeclasses::{
+    class_nelems, class_size, CLASS_TO_DIVMUL, NUM_SIZE_CLASSES, PAGE_SIZE, TINY_SIZE_CLASS,
+};
+use core::ptr;
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+
+/// A size class and whether its objects are free of pointers ("noscan"), as
+/// Go packs them: `class << 1 | noscan`. Explicitly freed memory (Rust's and
+/// C's) is always noscan; the scan half is for the managed heap. One more
+/// class after Go's, `TINY`, holds the tiny allocator's 16-byte blocks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SpanClass(pub u8);
+
+pub const NUM_SPAN_CLASSES: usize = NUM_SIZE_CLASSES * 2 + 1;
+
+impl SpanClass {
+    /// Large objects (size class 0).
+    pub const LARGE: SpanClass = SpanClass::noscan(0);
+    /// Tiny blocks (16 bytes, with per-block counters).
+    pub const TINY: SpanClass = SpanClass((NUM_SPAN_CLASSES - 1) as u8);
+
+    pub const fn noscan(sizeclass: usize) -> SpanClass {
+        SpanClass((sizeclass << 1 | 1) as u8)
+    }
+
+    #[inline(always)]
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    #[inline(always)]
+    pub const fn sizeclass(self) -> usize {
+        if self.0 == SpanClass::TINY.0 {
+            TINY_SIZE_CLASS
+        } else {
+            (self.0 >> 1) as usize
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum SpanState {
+    Dead = 0,
+    Free = 1,
+    InUse = 2,
+}
+
+/// The header a free object carries.
+#[repr(C)]
+pub struct FreeObject {
+    pub next: *mut FreeObject,
+    mark: usize,
+}
+
+const FREE_MARK_KEY: usize = 0x9e37_79b9_7f4a_7c15;
+
+impl FreeObject {
+    /// Marks `p` free (objects of 16 bytes or more).
+    ///
+    /// # Safety
+    /// `p` points to a free object of at least 16 bytes.
+    #[inline(always)]
+    pub unsafe fn set_mark(p: *mut FreeObject) {
+        // SAFETY: forwarded contract.
+        unsafe { (*p).mark = p as usize ^ FREE_MARK_KEY };
+    }
+
+    /// Clears the free mark of an object being handed out.
+    ///
+    /// # Safety
+    /// `p` points to an object of at least 16 bytes.
+    #[inline(always)]
+    pub unsafe fn clear_mark(p: *mut FreeObject) {
+        // SAFETY: forwarded contract.
+        unsafe { (*p).mark = 0 };
+    }
+
+    /// Whether `p` carries the free mark: freeing it again is a double free.
+    ///
+    /// # Safety
+    /// `p` points to an object of at least 16 bytes.
+    #[inline(always)]
+    pub unsafe fn is_marked(p: *mut FreeObject) -> bool {
+        // SAFETY: forwarded contract.
+        unsafe { (*p).mark == p as usize ^ FREE_MARK_KEY }
+    }
+}
+
+/// Whether objects of `spc` are big enough to carry a free mark.
+#[inline(always)]
+pub fn has_free_mark(spc: SpanClass) -> bool {
+    spc.sizeclass() > 1
+}
+
+/// A singly linked list of free objects with its length: the unit in which
+/// objects move between an mcache and an mcentral.
+pub struct ObjList {
+    pub head: *mut FreeObject,
+    pub len: u32,
+}
+
+impl ObjList {
+    pub const fn new() -> ObjList {
+        ObjList {
+            head: ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    /// Pushes `p`.
+    ///
+    /// # Safety
+    /// `p` is a free object no list holds.
+    #[inline(always)]
+    pub unsafe fn push(&mut self, p: *mut FreeObject) {
+        // SAFETY: p is a free object, so its first word is ours.
+        unsafe { (*p).next = self.head };
+        self.head = p;
+        self.len += 1;
+    }
+
+    /// Pops an object, or null when empty.
+    #[inline(always)]
+    pub fn pop(&mut self) -> *mut FreeObject {
+        let p = self.head;
+        if !p.is_null() {
+            // SAFETY: objects on the list are free and linked through `next`.
+            self.head = unsafe { (*p).next };
+            self.len -= 1;
+        }
+        p
+    }
+
+    /// Detaches the first `n` objects (n ≤ len) as a list of their own.
+    pub fn split_off_front(&mut self, n: u32) -> ObjList {
+        let front = ObjList {
+            head: self.head,
+            len: n,
+        };
+        let mut last = self.head;
+        for _ in 1..n {
+            // SAFETY: n ≤ len, so the first n nodes exist.
+            last = unsafe { (*last).next };
+        }
+        if n > 0 {
+            // SAFETY: last is the n-th node.
+            unsafe {
+                self.head = (*last).next;
+                (*last).next = ptr::null_mut();
+            }
+        }
+        self.len -= n;
+        front
+    }
+}
+
+/// Per-block counters of a tiny span (one page of 16-byte blocks).
+pub type TinyCounts = [AtomicU8; PAGE_SIZE / 16];
+
+/// A run of pages (see the module comment).
+pub struct MSpan {
+    pub next: *mut MSpan,
+    pub prev: *mut MSpan,
+    pub base: usize,
+    pub npages: usize,
+    state: AtomicU8,
+    pub spanclass: SpanClass,
+    /// Whether the memory may hold old data (see `arena::HeapArena::zeroed_base`).
+    pub needzero: bool,
+    pub elemsize: usize,
+    pub divmul: u32,
+    pub nelems: u32,
+    freeindex: AtomicU32,
+    pub alloc_count: u32,
+    pub freelist: *mut FreeObject,
+    pub tiny_counts: *mut TinyCounts,
+}
+
+impl MSpan {
+    pub fn new(base: usize, npages: usize) -> MSpan {
+        MSpan {
+            next: ptr::null_mut(),
+            prev: ptr::null_mut(),
+            base,
+            npages,
+            state: AtomicU8::new(SpanState::Dead as u8),
+            spanclass: SpanClass::LARGE,
+            needzero: false,
+            elemsize: 0,
+            divmul: 0,
+            nelems: 0,
+            freeindex: AtomicU32::new(0),
+            alloc_count: 0,
+            freelist: ptr::null_mut(),
+            tiny_counts: ptr::null_mut(),
+        }
+    }
+
+    #[inline(always)]
+    pub fn limit(&self) -> usize {
+        self.base + self.npages * PAGE_SIZE
+    }
+
+    #[inline(always)]
+    pub fn state(&self) -> SpanState {
+        match self.state.load(Ordering::Acquire) {
+            1 => SpanState::Free,
+            2 => SpanState::InUse,
+            _ => SpanState::Dead,
+        }
+    }
+
+    pub fn set_state(&self, s: SpanState) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+
+    /// Prepares an in-use span to hold objects of `spc`.
+    pub fn init_class(&mut self, spc: SpanClass) {
+        self.spanclass = spc;
+        self.freelist = ptr::null_mut();
+        self.alloc_count = 0;
+        self.freeindex.store(0, Ordering::Relaxed);
+        let class = spc.sizeclass();
+        if class == 0 {
+            // One object, carved at once; divmul 0 makes every offset index 0.
+            self.elemsize = self.npages * PAGE_SIZE;
+            self.nelems = 1;
+            self.divmul = 0;
+            self.alloc_count = 1;
+            self.freeindex.store(1, Ordering::Relaxed);
+        } else {
+            self.elemsize = class_size(class);
+            self.nelems = class_nelems(class) as u32;
+            self.divmul = CLASS_TO_DIVMUL[class];
+        }
+    }
+
+    /// The index of the object starting exactly at `p`, or `None` if `p` is
+    /// not the start of an object that was ever handed out from this span.
+    #[inline(always)]
+    pub fn object_index(&self, p: usize) -> Option<usize> {
+        let off = p.wrapping_sub(self.base);
+        let idx = ((off as u64 * self.divmul as u64) >> 32) as usize;
+        let carved = self.freeindex.load(Ordering::Relaxed) as usize;
+        (off < self.npages * PAGE_SIZE && idx * self.elemsize == off && idx < carved).then_some(idx)
+    }
+
+    /// The start of the object that contains `p` (tiny blocks).
+    #[inline(always)]
+    pub fn object_containing(&self, p: usize) -> usize {
+        let off = p - self.base;
+        let idx = ((off as u64 * self.divmul as u64) >> 32) as usize;
+        self.base + idx * self.elemsize
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.alloc_count == self.nelems
+    }
+
+    /// Moves up to `want` free objects onto `out`: first from the span's
+    /// free list, then carved fresh. Returns how many it moved.
+    pub fn take(&mut self, want: u32, out: &mut ObjList) -> u32 {
+        let mark = has_free_mark(self.spanclass);
+        let mut n = 0;
+        while n < want && !self.freelist.is_null() {
+            let p = self.freelist;
+            // SAFETY: objects on the span's free list are free and linked.
+            unsafe {
+                self.freelist = (*p).next;
+                out.push(p);
+            }
+            n += 1;
+        }
+        let mut idx = self.freeindex.load(Ordering::Relaxed);
+        while n < want && idx < self.nelems {
+            let p = (self.base + idx as usize * self.elemsize) as *mut FreeObject;
+            // SAFETY: a never-carved object inside this in-use span.
+            unsafe {
+                if mark {
+                    FreeObject::set_mark(p);
+                }
+                out.push(p);
+            }
+            idx += 1;
+            n += 1;
+        }
+        self.freeindex.store(idx, Ordering::Relaxed);
+        self.alloc_count += n;
+        n
+    }
+
+    /// Returns one object to the span.
+    ///
+    /// # Safety
+    /// `p` is a free object of this span, on no list.
+    pub unsafe fn put(&mut self, p: *mut FreeObject) {
+        // SAFETY: forwarded contract.
+        unsafe { (*p).next = self.freelist };
+        self.freelist = p;
+        self.alloc_count -= 1;
+    }
+}
+
+/// An intrusive doubly linked list of spans (Go's `mSpanList`).
+pub struct MSpanList {
+    first: *mut MSpan,
+}
+
+// SAFETY: the list only links span records; its owner's lock guards it.
+unsafe impl Send for MSpanList {}
+
+impl MSpanList {
+    pub const fn new() -> MSpanList {
+        MSpanList {
+            first: ptr::null_mut(),
+        }
+    }
+
+    pub fn first(&self) -> *mut MSpan {
+        self.first
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first.is_null()
+    }
+
+    /// # Safety
+    /// `s` is a live span record on no list.
+    pub unsafe fn insert(&mut self, s: *mut MSpan) {
+        // SAFETY: s and the list's first record are live span records.
+        unsafe {
+            (*s).prev = ptr::null_mut();
+            (*s).next = self.first;
+            if !self.first.is_null() {
+                (*self.first).prev = s;
+            }
+        }
+        self.first = s;
+    }
+
+    /// # Safety
+    /// `s` is on this list.
+    pub unsafe fn remove(&mut self, s: *mut MSpan) {
+        // SAFETY: s and its neighbours are live records on this list.
+        unsafe {
+            if (*s).prev.is_null() {
+                self.first = (*s).next;
+            } else {
+                (*(*s).prev).next = (*s).next;
+            }
+            if !(*s).next.is_null() {
+                (*(*s).next).prev = (*s).prev;
+            }
+            (*s).next = ptr::null_mut();
+            (*s).prev = ptr::null_mut();
+        }
+    }
+
+    /// Iterates over the records on the list.
+    pub fn iter(&self) -> impl Iterator<Item = *mut MSpan> + '_ {
+        let mut cur = self.first;
+        core::iter::from_fn(move || {
+            let s = cur;
+            if s.is_null() {
+                return None;
+            }
+            // SAFETY: records on the list are live and linked.
+            cur = unsafe { (*s).next };
+            Some(s)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_classes_pack_like_go() {
+        assert_eq!(SpanClass::noscan(5).index(), 11);
+        assert_eq!(SpanClass::noscan(5).sizeclass(), 5);
+        assert_eq!(SpanClass::LARGE.sizeclass(), 0);
+        assert_eq!(SpanClass::TINY.sizeclass(), TINY_SIZE_CLASS);
+        assert!(SpanClass::TINY.index() < NUM_SPAN_CLASSES);
+        assert_ne!(SpanClass::TINY, SpanClass::noscan(TINY_SIZE_CLASS));
+    }
+
+    /// A span over a heap buffer: carving, the free list and the object
+    /// index all agree.
+    #[test]
+    fn take_put_and_object_index() {
+        let page = vec![0u64; PAGE_SIZE / 8 * 2];
+        let base = (page.as_ptr() as usize).next_multiple_of(4096);
+        let mut s = MSpan::new(base, 1);
+        s.init_class(SpanClass::noscan(5)); // 48-byte objects
+        assert_eq!(s.nelems, 170);
+        assert_eq!(s.object_index(base), None, "nothing carved yet");
+        let mut l = ObjList::new();
+        assert_eq!(s.take(10, &mut l), 10);
+        assert_eq!((l.len, s.alloc_count), (10, 10));
+        assert_eq!(s.object_index(base + 9 * 48), Some(9));
+        assert_eq!(s.object_index(base + 10 * 48), None, "not carved");
+        assert_eq!(s.object_index(base + 48 + 8), None, "interior");
+        let p = l.pop();
+        // SAFETY: p is a carved, free 48-byte object.
+        unsafe {
+            assert!(FreeObject::is_marked(p));
+            FreeObject::clear_mark(p);
+            assert!(!FreeObject::is_marked(p));
+            FreeObject::set_mark(p);
+            s.put(p);
+        }
+        assert_eq!(s.alloc_count, 9);
+        let mut again = ObjList::new();
+        assert_eq!(s.take(1, &mut again), 1);
+        assert_eq!(again.head, p, "the free list is used before carving");
+        let front = l.split_off_front(4);
+        assert_eq!((front.len, l.len), (4, 5));
+        s.take(1000, &mut again);
+        assert!(s.is_full());
+    }
+
+    #[test]
+    fn span_list_insert_remove() {
+        let mut a = MSpan::new(0, 1);
+        let mut b = MSpan::new(8192, 1);
+        let mut l = MSpanList::new();
+        // SAFETY: a and b outlive the list and are on no other list.
+        unsafe {
+            l.insert(&mut a);
+            l.insert(&mut b);
+            assert_eq!(l.iter().count(), 2);
+            l.remove(&mut b);
+            assert_eq!(l.first(), &mut a as *mut MSpan);
+            l.remove(&mut a);
+        }
+        assert!(l.is_empty());
+    }
+}
