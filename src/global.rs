@@ -41,6 +41,6 @@ unsafe impl GlobalAlloc for GoHeap {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller passes a live block of this allocator with its
         // layout's alignment.
-        unsafe { malloc::realloc(ptr, new_size, layout.align(), "realloc") }
+        unsafe { malloc::realloc_sized(ptr, layout.size(), new_size, layout.align(), "realloc") }
     }
 }

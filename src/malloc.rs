@@ -27,7 +27,7 @@ use crate::fixalloc;
 use crate::mcache::{self, MCache};
 use crate::mcentral::CENTRAL;
 use crate::mheap::HEAP;
-use crate::mspan::{FreeObject, MSpan, SpanClass, SpanState};
+use crate::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState};
 use crate::os;
 use crate::sizeclasses::{
     class_for_aligned, size_to_class, size_to_class_small, MAX_SMALL_SIZE, PAGE_SIZE,
@@ -52,10 +52,10 @@ fn with_new_cache<R>(f: impl FnOnce(&mut MCache) -> R) -> R {
     mcache::with_new(f)
 }
 
-/// Whether a Rust layout goes to the tiny allocator.
+/// Whether a Rust layout goes to the tiny allocator (feature `tiny`).
 #[inline(always)]
 pub fn is_tiny(size: usize, align: usize) -> bool {
-    size < TINY_SIZE && align < 8
+    cfg!(feature = "tiny") && size < TINY_SIZE && align < 8
 }
 
 /// Allocates `size` bytes aligned to `align` (a power of two); null when out
@@ -157,7 +157,8 @@ fn lookup(p: *mut u8, op: &'static str) -> (Object, &'static MSpan) {
     }
     let spc = span.spanclass;
     if spc == SpanClass::TINY {
-        return (tiny_block(span, addr, op), span);
+        let block = tiny_block(span, addr, op);
+        return (Object::Tiny { block }, span);
     }
     if span.object_index(addr).is_none() {
         invalid(op, addr);
@@ -169,15 +170,14 @@ fn lookup(p: *mut u8, op: &'static str) -> (Object, &'static MSpan) {
     }
 }
 
-fn tiny_block(span: &MSpan, addr: usize, op: &'static str) -> Object {
-    if addr >= span.limit() {
-        invalid(op, addr);
-    }
-    let block = span.object_containing(addr);
+/// The tiny block holding `addr` (blocks are 16-byte aligned).
+#[inline(always)]
+fn tiny_block(span: &MSpan, addr: usize, op: &'static str) -> usize {
+    let block = addr & !(TINY_SIZE - 1);
     if span.object_index(block).is_none() {
         invalid(op, addr);
     }
-    Object::Tiny { block }
+    block
 }
 
 #[cold]
@@ -199,30 +199,49 @@ pub unsafe fn free(p: *mut u8, op: &'static str) {
     if p.is_null() {
         return;
     }
-    match lookup(p, op).0 {
-        Object::Small(spc) => {
-            // SAFETY: p is the start of an object of spc, at least 16 bytes
-            // when marked.
-            if crate::mspan::has_free_mark(spc) && unsafe { FreeObject::is_marked(p.cast()) } {
-                double_free(op, p as usize);
-            }
+    let addr = p as usize;
+    if let Some(span) = arena::span_of(addr) {
+        let spc = span.spanclass;
+        if spc.is_small_noscan()
+            && span.state() == SpanState::InUse
+            && span.object_index(addr).is_some()
+            // SAFETY: p starts a carved object of spc, of 16 bytes or more
+            // when it carries marks.
+            && !(has_free_mark(spc) && unsafe { FreeObject::is_marked(p.cast()) })
+        {
             // SAFETY: p is an in-use object of spc that the caller gives up.
             with_cache(|c| unsafe { c.free(spc, p) });
+            return;
         }
-        Object::Tiny { block } => free_tiny(p, block, op),
+        if spc == SpanClass::TINY && span.state() == SpanState::InUse {
+            free_tiny(span, addr, op);
+            return;
+        }
+    }
+    free_slow(p, op);
+}
+
+/// Large objects and bad pointers.
+#[inline(never)]
+fn free_slow(p: *mut u8, op: &'static str) {
+    match lookup(p, op).0 {
+        Object::Small(_) => double_free(op, p as usize),
+        Object::Tiny { .. } => invalid(op, p as usize),
         Object::Large(span) => free_large(span),
     }
 }
 
-#[inline(never)]
-fn free_tiny(p: *mut u8, block: usize, op: &'static str) {
+/// Frees the tiny piece at `addr` of tiny span `span`.
+#[inline(always)]
+fn free_tiny(span: &MSpan, addr: usize, op: &'static str) {
+    let block = tiny_block(span, addr, op);
     // SAFETY: block is a carved 16-byte tiny block.
     if unsafe { FreeObject::is_marked(block as *mut FreeObject) } {
-        double_free(op, p as usize);
+        double_free(op, addr);
     }
-    // SAFETY: block is a tiny block holding the piece at p.
+    // SAFETY: block is a tiny block holding the piece at addr.
     if !with_cache(|c| unsafe { c.free_tiny(block) }) {
-        double_free(op, p as usize);
+        double_free(op, addr);
     }
 }
 
@@ -277,6 +296,28 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize, align: usize, op: &'static st
         }
     }
     q
+}
+
+/// `realloc` for Rust, which knows the old size: a tiny piece that is the
+/// last one of its thread's current block grows or shrinks in place.
+///
+/// # Safety
+/// As `realloc`; `old_size` is the size `p` was allocated or last resized
+/// with.
+pub unsafe fn realloc_sized(
+    p: *mut u8,
+    old_size: usize,
+    new_size: usize,
+    align: usize,
+    op: &'static str,
+) -> *mut u8 {
+    if is_tiny(old_size, align)
+        && with_cache(|c| c.resize_tiny_in_place(p as usize, old_size, new_size))
+    {
+        return p;
+    }
+    // SAFETY: forwarded contract.
+    unsafe { realloc(p, new_size, align, op) }
 }
 
 fn resize_large_in_place(span: &MSpan, new_size: usize, align: usize) -> bool {

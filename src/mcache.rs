@@ -26,7 +26,10 @@
 //! to `TINY_PRECHARGE`; each free of a piece decrements it atomically (pieces
 //! can be freed on any thread); when the cache moves on to a new block it
 //! subtracts the pieces it never handed out. Whoever brings the counter to
-//! zero frees the block. The alloc path touches no counter.
+//! zero frees the block. The alloc path touches no counter, and neither does
+//! a free of a piece of the cache's own current block: the cache counts
+//! those itself (`tiny_local_frees`), and when all its pieces are back it
+//! reuses the block from offset 0.
 
 use crate::arena;
 use crate::fixalloc::FixAlloc;
@@ -39,7 +42,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 /// Objects moved per refill or flush: about 64 KiB, 4 to 64 objects.
-static BATCH: [u32; NUM_SPAN_CLASSES] = batch_table();
+const BATCH: [u32; NUM_SPAN_CLASSES] = batch_table();
 
 const fn batch_table() -> [u32; NUM_SPAN_CLASSES] {
     let mut t = [0u32; NUM_SPAN_CLASSES];
@@ -63,6 +66,17 @@ const fn batch_table() -> [u32; NUM_SPAN_CLASSES] {
     t
 }
 
+/// Empty lists, each with its class's limit of twice a batch.
+const fn cache_lists() -> [ObjList; NUM_SPAN_CLASSES] {
+    let mut lists = [const { ObjList::new() }; NUM_SPAN_CLASSES];
+    let mut i = 0;
+    while i < NUM_SPAN_CLASSES {
+        lists[i].limit = 2 * BATCH[i];
+        i += 1;
+    }
+    lists
+}
+
 /// Counter value of a block that is some cache's current tiny block.
 const TINY_PRECHARGE: u8 = 128;
 
@@ -72,6 +86,7 @@ pub struct MCache {
     tiny: usize,
     tiny_offset: usize,
     tiny_allocs: u8,
+    tiny_local_frees: u8,
     tiny_count: *const AtomicU8,
 }
 
@@ -82,10 +97,11 @@ unsafe impl Send for MCache {}
 impl MCache {
     const fn new() -> MCache {
         MCache {
-            lists: [const { ObjList::new() }; NUM_SPAN_CLASSES],
+            lists: cache_lists(),
             tiny: 0,
             tiny_offset: 0,
             tiny_allocs: 0,
+            tiny_local_frees: 0,
             tiny_count: ptr::null(),
         }
     }
@@ -131,7 +147,7 @@ impl MCache {
             }
             list.push(p);
         }
-        if list.len > 2 * BATCH[spc.index()] {
+        if list.len > list.limit {
             self.flush(spc);
         }
     }
@@ -155,6 +171,19 @@ impl MCache {
         self.alloc_tiny_block(size)
     }
 
+    /// Resizes the tiny piece at `p` (`old_size` bytes) to `new_size` bytes
+    /// where it is, if it is the last piece handed out from the current block
+    /// and the block has room (a short string growing). Returns whether it
+    /// did.
+    pub fn resize_tiny_in_place(&mut self, p: usize, old_size: usize, new_size: usize) -> bool {
+        let is_last = self.tiny != 0 && p + old_size == self.tiny + self.tiny_offset;
+        if is_last && p - self.tiny + new_size <= TINY_SIZE {
+            self.tiny_offset = p - self.tiny + new_size;
+            return true;
+        }
+        false
+    }
+
     #[inline(never)]
     fn alloc_tiny_block(&mut self, size: usize) -> *mut u8 {
         let block = self.alloc(SpanClass::TINY);
@@ -167,6 +196,7 @@ impl MCache {
         self.tiny = block as usize;
         self.tiny_offset = size;
         self.tiny_allocs = 1;
+        self.tiny_local_frees = 0;
         self.tiny_count = count;
         block
     }
@@ -177,7 +207,7 @@ impl MCache {
         if self.tiny == 0 {
             return;
         }
-        let unused = TINY_PRECHARGE - self.tiny_allocs;
+        let unused = TINY_PRECHARGE - self.tiny_allocs + self.tiny_local_frees;
         // SAFETY: tiny_count points into the live tiny span of `tiny`.
         let prev = unsafe { (*self.tiny_count).fetch_sub(unused, Ordering::AcqRel) };
         if prev == unused {
@@ -193,6 +223,9 @@ impl MCache {
     /// # Safety
     /// `block` is a tiny block handed out by a cache and `p` a piece of it.
     pub unsafe fn free_tiny(&mut self, block: usize) -> bool {
+        if block == self.tiny {
+            return self.free_tiny_local();
+        }
         let prev = tiny_count(block).fetch_sub(1, Ordering::AcqRel);
         if prev == 1 {
             // SAFETY: the last piece is gone, so the block is free.
@@ -201,11 +234,24 @@ impl MCache {
         prev != 0
     }
 
+    /// Frees a piece of this cache's current block: counted locally, with
+    /// no atomic. Once every piece handed out is back (none can then be
+    /// outstanding on another thread), the block starts over empty.
+    fn free_tiny_local(&mut self) -> bool {
+        self.tiny_local_frees += 1;
+        if self.tiny_local_frees == self.tiny_allocs {
+            self.tiny_offset = 0;
+            self.tiny_allocs = 0;
+            self.tiny_local_frees = 0;
+        }
+        true
+    }
+
     /// Hands everything back to the centrals (thread exit).
     fn release_all(&mut self) {
         self.retire_tiny();
         for i in 0..NUM_SPAN_CLASSES {
-            let list = core::mem::replace(&mut self.lists[i], ObjList::new());
+            let list = self.lists[i].take_all();
             if list.len > 0 {
                 central(SpanClass(i as u8)).release(list);
             }
@@ -359,6 +405,45 @@ mod tests {
         unsafe { c.free(spc, p) };
         c.release_all();
         assert_eq!(c.cached(spc), 0);
+    }
+
+    #[test]
+    fn a_current_tiny_block_whose_pieces_all_came_back_starts_over() {
+        let mut c = MCache::new();
+        let a = c.alloc_tiny(7, 1) as usize;
+        let b = c.alloc_tiny(7, 1) as usize;
+        assert_eq!(b, a + 7);
+        // SAFETY: both pieces are in the cache's current block.
+        unsafe {
+            assert!(c.free_tiny(a & !15));
+            assert_eq!(
+                c.alloc_tiny(2, 1) as usize,
+                a + 14,
+                "still in use: no reuse"
+            );
+            assert!(c.free_tiny(a & !15));
+            assert!(c.free_tiny(a & !15));
+        }
+        assert_eq!(c.alloc_tiny(7, 1) as usize, a, "all back: from offset 0");
+        c.release_all();
+    }
+
+    #[test]
+    fn the_last_tiny_piece_grows_in_place() {
+        let mut c = MCache::new();
+        let a = c.alloc_tiny(2, 1) as usize;
+        assert!(c.resize_tiny_in_place(a, 2, 8));
+        let b = c.alloc_tiny(2, 1) as usize;
+        assert_eq!(b, a + 8);
+        assert!(!c.resize_tiny_in_place(a, 8, 9), "not the last piece");
+        assert!(c.resize_tiny_in_place(b, 2, 8));
+        assert!(!c.resize_tiny_in_place(b, 8, 9), "no room");
+        // SAFETY: both pieces are in the current block.
+        unsafe {
+            assert!(c.free_tiny(a & !15));
+            assert!(c.free_tiny(a & !15));
+        }
+        c.release_all();
     }
 
     #[test]

@@ -58,6 +58,14 @@ impl SpanClass {
         SpanClass((sizeclass << 1 | 1) as u8)
     }
 
+    /// Whether this is a size class of explicitly freed small objects (not
+    /// large, not tiny): the free fast path.
+    #[inline(always)]
+    pub fn is_small_noscan(self) -> bool {
+        self.0.wrapping_sub(SpanClass::noscan(1).0) < SpanClass::TINY.0 - SpanClass::noscan(1).0
+            && self.0 & 1 == 1
+    }
+
     #[inline(always)]
     pub const fn index(self) -> usize {
         self.0 as usize
@@ -122,25 +130,46 @@ impl FreeObject {
     }
 }
 
-/// Whether objects of `spc` are big enough to carry a free mark.
+/// Whether objects of `spc` are big enough to carry a free mark: every
+/// class but large objects and 8-byte objects (span classes 0 to 3).
 #[inline(always)]
 pub fn has_free_mark(spc: SpanClass) -> bool {
-    spc.sizeclass() > 1
+    spc.0 > SpanClass::noscan(1).0
 }
 
 /// A singly linked list of free objects with its length: the unit in which
-/// objects move between an mcache and an mcentral.
+/// objects move between an mcache and an mcentral. An mcache's lists also
+/// carry the length past which the cache gives a batch back (`limit`), in
+/// the same cache line as the head.
 pub struct ObjList {
     pub head: *mut FreeObject,
     pub len: u32,
+    pub limit: u32,
 }
 
 impl ObjList {
     pub const fn new() -> ObjList {
+        ObjList::with_limit(0)
+    }
+
+    pub const fn with_limit(limit: u32) -> ObjList {
         ObjList {
             head: ptr::null_mut(),
             len: 0,
+            limit,
         }
+    }
+
+    /// Detaches all objects as a list of their own.
+    pub fn take_all(&mut self) -> ObjList {
+        let all = ObjList {
+            head: self.head,
+            len: self.len,
+            limit: 0,
+        };
+        self.head = ptr::null_mut();
+        self.len = 0;
+        all
     }
 
     /// Pushes `p`.
@@ -172,6 +201,7 @@ impl ObjList {
         let front = ObjList {
             head: self.head,
             len: n,
+            limit: 0,
         };
         let mut last = self.head;
         for _ in 1..n {
@@ -279,14 +309,6 @@ impl MSpan {
         let idx = ((off as u64 * self.divmul as u64) >> 32) as usize;
         let carved = self.freeindex.load(Ordering::Relaxed) as usize;
         (off < self.npages * PAGE_SIZE && idx * self.elemsize == off && idx < carved).then_some(idx)
-    }
-
-    /// The start of the object that contains `p` (tiny blocks).
-    #[inline(always)]
-    pub fn object_containing(&self, p: usize) -> usize {
-        let off = p - self.base;
-        let idx = ((off as u64 * self.divmul as u64) >> 32) as usize;
-        self.base + idx * self.elemsize
     }
 
     pub fn is_full(&self) -> bool {
@@ -410,6 +432,17 @@ impl MSpanList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_noscan_classes_are_exactly_the_fast_free_path() {
+        for i in 0..=255u8 {
+            let spc = SpanClass(i);
+            let want = i & 1 == 1 && (3..NUM_SPAN_CLASSES as u8 - 1).contains(&i);
+            assert_eq!(spc.is_small_noscan(), want, "span class {i}");
+        }
+        assert!(!has_free_mark(SpanClass::noscan(1)) && !has_free_mark(SpanClass::LARGE));
+        assert!(has_free_mark(SpanClass::noscan(2)) && has_free_mark(SpanClass::TINY));
+    }
 
     #[test]
     fn span_classes_pack_like_go() {

@@ -64,7 +64,8 @@ static SIZE_TO_CLASS128: [u8; (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE_DIV
     size_to_class128();
 
 /// The smallest class whose objects hold `size` bytes (`size` ≤ 32 KiB).
-/// Size 0 maps to the smallest class.
+/// Size 0 maps to the 16-byte class: a zero-size block (C's `malloc(0)`) is
+/// then aligned like any other C block and carries a free mark.
 #[inline(always)]
 pub fn size_to_class(size: usize) -> usize {
     if size <= SMALL_SIZE_MAX {
@@ -113,6 +114,9 @@ pub fn class_for_aligned(size: usize, align: usize) -> Option<usize> {
 }
 
 const fn smallest_class_holding(size: usize) -> u8 {
+    if size == 0 {
+        return TINY_SIZE_CLASS as u8;
+    }
     let mut c = 1;
     while (CLASS_TO_SIZE[c] as usize) < size {
         c += 1;
@@ -157,7 +161,8 @@ mod tests {
 
     #[test]
     fn every_size_maps_to_the_smallest_class_that_fits() {
-        for size in 0..=MAX_SMALL_SIZE {
+        assert_eq!(class_size(size_to_class(0)), 16);
+        for size in 1..=MAX_SMALL_SIZE {
             let c = size_to_class(size);
             assert!(c >= 1 && class_size(c) >= size, "size {size} class {c}");
             assert!(c == 1 || class_size(c - 1) < size, "size {size} class {c}");
