@@ -1,0 +1,163 @@
+/*
+ * goheap.h — C API of goheap, the Go runtime's memory allocator rebuilt in
+ * Rust (libgoheap.so / libgoheap.a).
+ *
+ * Two ways to use goheap from C/C++:
+ *
+ *  1. Replace malloc process-wide. libgoheap exports the standard malloc
+ *     family (malloc, free, calloc, realloc, reallocarray, posix_memalign,
+ *     aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size, cfree)
+ *     and glibc's internal aliases (__libc_malloc, __libc_free,
+ *     __libc_calloc, __libc_realloc, __libc_memalign, __libc_valloc,
+ *     __libc_pvalloc). Either preload the shared library:
+ *         LD_PRELOAD=/path/to/libgoheap.so ./program
+ *     or link it (statically: libgoheap.a, or dynamically: -lgoheap); the
+ *     program's definitions then interpose on glibc's for the whole process,
+ *     including allocations made inside libc, libstdc++ and the dynamic loader.
+ *     C++ operator new/delete are not replaced: libstdc++'s operators call
+ *     malloc/aligned_alloc/free and therefore use goheap, while keeping the
+ *     standard new_handler / std::bad_alloc behaviour.
+ *
+ *  2. Call goheap explicitly through the goheap_-prefixed functions declared
+ *     below. Each behaves exactly like the standard function of the same name
+ *     (contracts below). The two sets share one heap: a block from
+ *     goheap_malloc may be released with free() and vice versa when libgoheap
+ *     provides the process's malloc, which is the case in both ways of use
+ *     above.
+ *
+ * Common contract (all functions):
+ *  - Thread safety: every function is thread-safe and may be called
+ *    concurrently from any number of threads; a block may be freed or
+ *    reallocated by a different thread than the one that allocated it. The
+ *    functions are also safe to call in the child after fork() in a
+ *    multi-threaded program. They are not async-signal-safe.
+ *  - Alignment: every non-NULL result is aligned to at least 16 bytes
+ *    (alignof(max_align_t)), whatever the size, or to the requested alignment
+ *    if that is larger.
+ *  - Size 0: requests of 0 bytes return a unique, non-NULL minimal block
+ *    (except realloc(p, 0), which frees p, see below).
+ *  - Out of memory: functions returning a pointer return NULL and set errno to
+ *    ENOMEM. Requests larger than PTRDIFF_MAX, or whose size computation
+ *    (n * size) overflows, fail the same way without touching the heap.
+ *  - Invalid pointers: passing to free/realloc/malloc_usable_size (or their
+ *    goheap_ forms) a pointer that goheap did not return, a pointer into the
+ *    middle of a block, or a block that was already freed is a program error.
+ *    goheap detects it, prints
+ *        goheap: <function>(): invalid pointer 0x<address>
+ *    or
+ *        goheap: <function>(): double free 0x<address>
+ *    on stderr and calls abort() (SIGABRT).
+ *  - Environment: GOHEAP_VERBOSE=1 makes the library print one line naming
+ *    goheap on stderr at process start (a value of "", 0, false, no or off
+ *    disables it).
+ */
+#ifndef GOHEAP_H
+#define GOHEAP_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GOHEAP_MALLOC_ATTR __attribute__((malloc, warn_unused_result))
+#define GOHEAP_NOTHROW __attribute__((nothrow))
+#else
+#define GOHEAP_MALLOC_ATTR
+#define GOHEAP_NOTHROW
+#endif
+
+/* Version of the library these declarations describe. */
+#define GOHEAP_VERSION_MAJOR 0
+#define GOHEAP_VERSION_MINOR 1
+#define GOHEAP_VERSION_PATCH 0
+
+/*
+ * Allocates size bytes, aligned to 16. The contents are unspecified.
+ * Returns NULL and sets errno to ENOMEM when out of memory.
+ */
+GOHEAP_MALLOC_ATTR GOHEAP_NOTHROW void *goheap_malloc(size_t size);
+
+/*
+ * Releases p, a block returned by any goheap allocation function (or by the
+ * standard names when goheap provides them). NULL is a no-op. Invalid
+ * pointers and double frees abort (see the common contract). Does not modify
+ * errno.
+ */
+GOHEAP_NOTHROW void goheap_free(void *p);
+
+/*
+ * Allocates n * size zero-filled bytes, aligned to 16. If n * size overflows
+ * or memory is exhausted, returns NULL and sets errno to ENOMEM.
+ */
+GOHEAP_MALLOC_ATTR GOHEAP_NOTHROW void *goheap_calloc(size_t n, size_t size);
+
+/*
+ * Resizes p to size bytes, keeping the first min(old size, size) bytes; the
+ * result may be p itself (resized in place) or a new block, in which case p
+ * was freed. glibc semantics:
+ *  - p == NULL: same as goheap_malloc(size).
+ *  - size == 0 and p != NULL: frees p and returns NULL (errno untouched).
+ *  - out of memory: returns NULL, sets errno to ENOMEM, and p is untouched
+ *    and still owned by the caller.
+ * Invalid p aborts (see the common contract). The result is aligned to 16.
+ */
+GOHEAP_NOTHROW void *goheap_realloc(void *p, size_t size);
+
+/*
+ * Same as goheap_realloc(p, n * size), except that when n * size overflows it
+ * returns NULL, sets errno to ENOMEM and leaves p untouched.
+ */
+GOHEAP_NOTHROW void *goheap_reallocarray(void *p, size_t n, size_t size);
+
+/*
+ * POSIX posix_memalign: allocates size bytes aligned to alignment and stores
+ * the address in *memptr. Returns 0 on success; EINVAL if alignment is not a
+ * power of two multiple of sizeof(void *); ENOMEM when out of memory. On
+ * failure *memptr is not modified. Never modifies errno.
+ */
+GOHEAP_NOTHROW int goheap_posix_memalign(void **memptr, size_t alignment, size_t size);
+
+/*
+ * C11 aligned_alloc: allocates size bytes aligned to alignment, which must be
+ * a power of two (otherwise returns NULL with errno EINVAL, as glibc >= 2.38
+ * does). size need not be a multiple of alignment. Out of memory: NULL with
+ * ENOMEM. The block is released with goheap_free/free.
+ */
+GOHEAP_MALLOC_ATTR GOHEAP_NOTHROW void *goheap_aligned_alloc(size_t alignment, size_t size);
+
+/*
+ * Obsolete memalign, with glibc semantics: an alignment of 16 or less behaves
+ * as goheap_malloc; an alignment that is not a power of two is rounded up to
+ * the next power of two; an alignment above SIZE_MAX / 2 + 1 fails with NULL
+ * and errno EINVAL. Out of memory: NULL with ENOMEM.
+ */
+GOHEAP_MALLOC_ATTR GOHEAP_NOTHROW void *goheap_memalign(size_t alignment, size_t size);
+
+/*
+ * Obsolete valloc: goheap_memalign(page size, size).
+ */
+GOHEAP_MALLOC_ATTR GOHEAP_NOTHROW void *goheap_valloc(size_t size);
+
+/*
+ * Obsolete pvalloc: like goheap_valloc, with size rounded up to a multiple of
+ * the page size (overflow: NULL with ENOMEM).
+ */
+GOHEAP_MALLOC_ATTR GOHEAP_NOTHROW void *goheap_pvalloc(size_t size);
+
+/*
+ * Returns the number of bytes usable at p, which is at least the size that
+ * was requested for it (the whole usable size may be written). Returns 0 for
+ * NULL. Invalid p aborts (see the common contract).
+ */
+GOHEAP_NOTHROW size_t goheap_malloc_usable_size(void *p);
+
+#undef GOHEAP_MALLOC_ATTR
+#undef GOHEAP_NOTHROW
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* GOHEAP_H */
