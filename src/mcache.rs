@@ -36,8 +36,8 @@ use crate::fixalloc::FixAlloc;
 use crate::lock::Mutex;
 use crate::mcentral::central;
 use crate::mspan::{has_free_mark, FreeObject, ObjList, SpanClass, NUM_SPAN_CLASSES};
+use crate::os;
 use crate::sizeclasses::{class_size, TINY_SIZE};
-use core::cell::Cell;
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -275,12 +275,7 @@ fn tiny_count(block: usize) -> &'static AtomicU8 {
     }
 }
 
-const NO_CACHE: usize = 0;
 const DEAD: usize = 1;
-
-thread_local! {
-    static CACHE: Cell<*mut MCache> = const { Cell::new(NO_CACHE as *mut MCache) };
-}
 
 static CACHEALLOC: Mutex<FixAlloc<MCache>> = Mutex::new(FixAlloc::new());
 static ORPHAN: Mutex<MCache> = Mutex::new(MCache::new());
@@ -289,7 +284,7 @@ static KEY: Mutex<Option<libc::pthread_key_t>> = Mutex::new(None);
 /// Runs `f` on this thread's cache if it has one.
 #[inline(always)]
 pub fn with_current<R>(f: impl FnOnce(&mut MCache) -> R) -> Option<R> {
-    let c = CACHE.with(Cell::get);
+    let c = os::thread_word::get() as *mut MCache;
     if c as usize > DEAD {
         // SAFETY: the pointer is this thread's own live cache, and allocator
         // code never runs `with_current` inside `f`.
@@ -312,7 +307,7 @@ pub fn with_new<R>(f: impl FnOnce(&mut MCache) -> R) -> R {
 }
 
 fn create_for_thread() -> *mut MCache {
-    if CACHE.with(Cell::get) as usize == DEAD {
+    if os::thread_word::get() == DEAD {
         return ptr::null_mut();
     }
     let Some(key) = thread_key() else {
@@ -322,7 +317,7 @@ fn create_for_thread() -> *mut MCache {
         return ptr::null_mut();
     };
     let c = c.as_ptr();
-    CACHE.with(|cell| cell.set(c));
+    os::thread_word::set(c as usize);
     // SAFETY: a valid key; setspecific may allocate (through this cache).
     unsafe { libc::pthread_setspecific(key, c.cast()) };
     c
@@ -344,7 +339,7 @@ fn thread_key() -> Option<libc::pthread_key_t> {
 /// The key destructor: flush the exiting thread's cache and free it.
 unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
     let c = arg.cast::<MCache>();
-    CACHE.with(|cell| cell.set(DEAD as *mut MCache));
+    os::thread_word::set(DEAD);
     // SAFETY: arg is this thread's cache, which nothing uses any more.
     unsafe {
         (*c).release_all();

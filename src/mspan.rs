@@ -303,12 +303,14 @@ impl MSpan {
 
     /// The index of the object starting exactly at `p`, or `None` if `p` is
     /// not the start of an object that was ever handed out from this span.
+    /// (`idx · elemsize == off` with `idx < freeindex ≤ nelems` also proves
+    /// that `p` lies inside the span, whatever a stale map entry pointed at.)
     #[inline(always)]
     pub fn object_index(&self, p: usize) -> Option<usize> {
         let off = p.wrapping_sub(self.base);
-        let idx = ((off as u64 * self.divmul as u64) >> 32) as usize;
+        let idx = ((off as u64).wrapping_mul(self.divmul as u64) >> 32) as usize;
         let carved = self.freeindex.load(Ordering::Relaxed) as usize;
-        (off < self.npages * PAGE_SIZE && idx * self.elemsize == off && idx < carved).then_some(idx)
+        (idx.wrapping_mul(self.elemsize) == off && idx < carved).then_some(idx)
     }
 
     pub fn is_full(&self) -> bool {

@@ -100,6 +100,79 @@ fn mmap(hint: usize, size: usize, prot: i32, flags: i32) -> Option<NonNull<u8>> 
     }
 }
 
+/// One machine word per thread for the allocator (its mcache pointer), read
+/// on every allocation and free.
+///
+/// On x86-64 Linux the word lives in the static TLS block and is reached
+/// with the *initial-exec* model: one `mov` from `%fs`, even inside
+/// `libgoheap.so`, where Rust's `thread_local!` would call `__tls_get_addr`
+/// (the general-dynamic model is all stable Rust offers a shared library).
+/// That is what LD_PRELOAD'ed allocators do; the library can still be
+/// dlopen'ed, from the static TLS surplus glibc keeps for this.
+/// Elsewhere it is a plain `thread_local!`.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod thread_word {
+    core::arch::global_asm!(
+        ".section .tbss.goheap_thread_word,\"awT\",@nobits",
+        ".p2align 3",
+        ".globl goheap_thread_word",
+        ".hidden goheap_thread_word",
+        ".type goheap_thread_word,@object",
+        ".size goheap_thread_word,8",
+        "goheap_thread_word:",
+        ".zero 8",
+        ".text",
+    );
+
+    #[inline(always)]
+    pub fn get() -> usize {
+        let v: usize;
+        // SAFETY: reads this thread's copy of the TLS word defined above.
+        unsafe {
+            core::arch::asm!(
+                "mov {v}, qword ptr [rip + goheap_thread_word@GOTTPOFF]",
+                "mov {v}, qword ptr fs:[{v}]",
+                v = out(reg) v,
+                options(nostack, readonly, preserves_flags, pure),
+            )
+        };
+        v
+    }
+
+    #[inline(always)]
+    pub fn set(v: usize) {
+        // SAFETY: writes this thread's copy of the TLS word defined above.
+        unsafe {
+            core::arch::asm!(
+                "mov {t}, qword ptr [rip + goheap_thread_word@GOTTPOFF]",
+                "mov qword ptr fs:[{t}], {v}",
+                t = out(reg) _,
+                v = in(reg) v,
+                options(nostack, preserves_flags),
+            )
+        };
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+pub mod thread_word {
+    use core::cell::Cell;
+
+    thread_local! {
+        static WORD: Cell<usize> = const { Cell::new(0) };
+    }
+
+    #[inline(always)]
+    pub fn get() -> usize {
+        WORD.with(Cell::get)
+    }
+
+    #[inline(always)]
+    pub fn set(v: usize) {
+        WORD.with(|w| w.set(v));
+    }
+}
+
 /// Writes `parts` to standard error without allocating.
 pub fn write_stderr(parts: &[&[u8]]) {
     for part in parts {
@@ -178,6 +251,20 @@ mod tests {
         let mut d = [0u8; 20];
         assert_eq!(decimal(0, &mut d), b"0");
         assert_eq!(decimal(usize::MAX, &mut d), b"18446744073709551615");
+    }
+
+    #[test]
+    fn thread_word_is_per_thread() {
+        thread_word::set(41);
+        std::thread::spawn(|| {
+            assert_eq!(thread_word::get(), 0, "a new thread starts at zero");
+            thread_word::set(7);
+            assert_eq!(thread_word::get(), 7);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(thread_word::get(), 41);
+        thread_word::set(0);
     }
 
     #[test]
