@@ -1,9 +1,9 @@
 //! The allocator's entry points: size → span class, small vs large, tiny;
 //! and validation of what is freed. As in Go's malloc.go (`mallocgc`).
 //!
-//! - **Small** objects (≤ 32 KiB) come from the thread's mcache. Requests of
-//!   at most 1 KiB with alignment at most 16 take the fast path: round the
-//!   size up to the alignment, one table lookup, one list pop. Larger
+//! - **Small** objects (≤ 32 KiB) come from the thread's mcache. Requests
+//!   with alignment at most 16 take the fast path: round the size up to the
+//!   alignment, one table lookup, one list pop. Larger
 //!   alignments (up to a page) pick the first class whose size is a multiple
 //!   of the alignment: objects of such a class are aligned to it.
 //! - **Large** objects get a span of their own straight from the heap,
@@ -29,10 +29,7 @@ use crate::mcentral::CENTRAL;
 use crate::mheap::HEAP;
 use crate::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState};
 use crate::os;
-use crate::sizeclasses::{
-    class_for_aligned, size_to_class, size_to_class_small, MAX_SMALL_SIZE, PAGE_SIZE,
-    SMALL_SIZE_MAX, TINY_SIZE,
-};
+use crate::sizeclasses::{class_for_aligned, size_to_class, MAX_SMALL_SIZE, PAGE_SIZE, TINY_SIZE};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -62,9 +59,10 @@ pub fn is_tiny(size: usize, align: usize) -> bool {
 /// of memory. Size 0 gives a unique smallest object.
 #[inline(always)]
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
-    if size <= SMALL_SIZE_MAX && align <= 16 {
-        let class = size_to_class_small((size + align - 1) & !(align - 1));
-        let spc = SpanClass::noscan(class);
+    if size <= MAX_SMALL_SIZE && align <= 16 {
+        // A multiple of 16 stays within MAX_SMALL_SIZE when rounded up.
+        let rounded = (size + align - 1) & !(align - 1);
+        let spc = SpanClass::noscan(size_to_class(rounded));
         return with_cache(|c| c.alloc(spc));
     }
     alloc_slow(size, align)

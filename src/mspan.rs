@@ -184,7 +184,9 @@ impl ObjList {
         self.len += 1;
     }
 
-    /// Pops an object, or null when empty.
+    /// Pops an object, or null when empty. Prefetches the next one, whose
+    /// first word the next pop reads (as tcmalloc does): a list threads
+    /// through objects all over the heap, so that read would often miss.
     #[inline(always)]
     pub fn pop(&mut self) -> *mut FreeObject {
         let p = self.head;
@@ -192,6 +194,7 @@ impl ObjList {
             // SAFETY: objects on the list are free and linked through `next`.
             self.head = unsafe { (*p).next };
             self.len -= 1;
+            prefetch(self.head);
         }
         p
     }
@@ -220,24 +223,39 @@ impl ObjList {
     }
 }
 
+/// Asks the CPU to bring `p`'s cache line in; does nothing on null or on
+/// other architectures.
+#[inline(always)]
+fn prefetch(p: *mut FreeObject) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint; it never faults, even on null.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Per-block counters of a tiny span (one page of 16-byte blocks).
 pub type TinyCounts = [AtomicU8; PAGE_SIZE / 16];
 
-/// A run of pages (see the module comment).
+/// A run of pages (see the module comment). The fields `free` reads come
+/// first, so that they share one cache line.
+#[repr(C)]
 pub struct MSpan {
-    pub next: *mut MSpan,
-    pub prev: *mut MSpan,
     pub base: usize,
-    pub npages: usize,
+    pub elemsize: usize,
+    pub divmul: u32,
+    freeindex: AtomicU32,
     state: AtomicU8,
     pub spanclass: SpanClass,
     /// Whether the memory may hold old data (see `arena::HeapArena::zeroed_base`).
     pub needzero: bool,
-    pub elemsize: usize,
-    pub divmul: u32,
     pub nelems: u32,
-    freeindex: AtomicU32,
     pub alloc_count: u32,
+    pub npages: usize,
+    pub next: *mut MSpan,
+    pub prev: *mut MSpan,
     pub freelist: *mut FreeObject,
     pub tiny_counts: *mut TinyCounts,
 }

@@ -78,7 +78,7 @@ pub fn size_to_class(size: usize) -> usize {
 
 /// `size_to_class` for `size` ≤ `SMALL_SIZE_MAX`: one table load.
 #[inline(always)]
-pub fn size_to_class_small(size: usize) -> usize {
+fn size_to_class_small(size: usize) -> usize {
     let i = size.div_ceil(SMALL_SIZE_DIV);
     // SAFETY: callers pass size ≤ SMALL_SIZE_MAX, so i ≤ 128 = len - 1.
     unsafe { *SIZE_TO_CLASS8.get_unchecked(i) as usize }
