@@ -55,6 +55,7 @@
 #define GOHEAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -152,6 +153,49 @@ GOHEAP_MALLOC_ATTR GOHEAP_NOTHROW void *goheap_pvalloc(size_t size);
  * NULL. Invalid p aborts (see the common contract).
  */
 GOHEAP_NOTHROW size_t goheap_malloc_usable_size(void *p);
+
+/* ------------------------------------------------------------------------
+ * Statistics and releasing memory (like Go's runtime.MemStats and
+ * debug.FreeOSMemory). Small-object counts move in batches: an object counts
+ * as allocated from when a thread's cache takes it until the cache gives it
+ * back, so heap_alloc includes free objects cached by threads.
+ * ------------------------------------------------------------------------ */
+
+#define GOHEAP_NUM_SIZE_CLASSES 68
+
+struct goheap_size_class {
+    uint64_t size;    /* object size in bytes; 0 for large objects */
+    uint64_t mallocs; /* objects allocated, ever */
+    uint64_t frees;   /* objects freed, ever */
+};
+
+struct goheap_stats {
+    uint64_t heap_alloc;    /* bytes of allocated objects */
+    uint64_t total_alloc;   /* bytes allocated, ever */
+    uint64_t mallocs;       /* objects allocated, ever */
+    uint64_t frees;         /* objects freed, ever */
+    uint64_t heap_sys;      /* heap memory mapped from the OS */
+    uint64_t heap_inuse;    /* bytes in spans in use */
+    uint64_t heap_idle;     /* bytes in free spans (heap_sys - heap_inuse) */
+    uint64_t heap_released; /* bytes of free spans returned to the OS */
+    uint64_t metadata_sys;  /* memory mapped for goheap's own metadata */
+    uint64_t arenas;        /* 64 MiB heap arenas reserved */
+    struct goheap_size_class by_size[GOHEAP_NUM_SIZE_CLASSES]; /* [0]: large */
+};
+
+/* Fills *out with the current statistics (nothing if out is NULL). */
+GOHEAP_NOTHROW void goheap_stats(struct goheap_stats *out);
+
+/*
+ * Hands back to the OS everything goheap can now: the calling thread's cached
+ * objects and every free page. Returns the bytes released. malloc_trim(0)
+ * does the same (and returns 1 if anything was released). goheap also
+ * releases idle memory by itself, from a background thread.
+ */
+GOHEAP_NOTHROW size_t goheap_release(void);
+
+/* Prints the statistics to stderr (as malloc_stats() does). */
+GOHEAP_NOTHROW void goheap_print_stats(void);
 
 #undef GOHEAP_MALLOC_ATTR
 #undef GOHEAP_NOTHROW

@@ -18,6 +18,9 @@
 //!   per-word pointer bitmap; the allocator leaves them empty.
 //! - `zeroed_base`: every byte of the arena at or past this offset has never
 //!   been handed out, so it is still zero from the OS (Go's `zeroedBase`).
+//! - `released`: one bit per page, set while a free page's memory has been
+//!   handed back to the OS by the scavenger (Go's scavenged bits). Reusing
+//!   such pages clears the bits; while set, the page reads as zero.
 //!
 //! The arena index `ARENAS` maps `address >> 26` to the arena's record: a flat
 //! array with one slot per 64 MiB of the 48-bit address space (2²² slots,
@@ -46,9 +49,13 @@ const ARENA_INDEX_LEN: usize = 1 << (ADDRESS_BITS - LOG_HEAP_ARENA_BYTES);
 pub struct HeapArena {
     pub spans: [AtomicPtr<MSpan>; PAGES_PER_ARENA],
     pub page_in_use: [AtomicU64; PAGES_PER_ARENA / 64],
+    /// Reserved for the managed heap's collector (see the module comment).
+    #[allow(dead_code)]
     pub page_marks: [AtomicU64; PAGES_PER_ARENA / 64],
+    #[allow(dead_code)]
     pub gc_bitmap: AtomicPtr<u8>,
     pub zeroed_base: usize,
+    pub released: [u64; PAGES_PER_ARENA / 64],
 }
 
 static ARENAS: [AtomicPtr<HeapArena>; ARENA_INDEX_LEN] =
@@ -119,6 +126,7 @@ pub fn set_page_in_use(base: usize, in_use: bool) {
 }
 
 /// Whether a span starting at `base` is in use, per the page bits.
+#[cfg(test)]
 pub fn page_in_use(base: usize) -> bool {
     let a = arena_of(base);
     let i = page_index(base);
@@ -151,6 +159,58 @@ pub fn alloc_needs_zero(base: usize, npages: usize) -> bool {
         p = arena_start + stop;
     }
     needzero
+}
+
+/// The `released` word and bit of page `p`. Called under the heap lock.
+fn released_bit(p: usize) -> (&'static mut u64, u64) {
+    let a = arena_of(p);
+    let i = page_index(p);
+    // SAFETY: p is a heap page in a registered arena; the heap lock
+    // serialises all access to `released`.
+    (unsafe { &mut (*a).released[i / 64] }, 1 << (i % 64))
+}
+
+/// Marks the pages of `[base, base + npages·PAGE)` released, calling
+/// `release(start, bytes)` once for each run of pages that were not released
+/// yet. Returns the number of pages newly released. Called under the heap
+/// lock.
+pub fn release_pages(base: usize, npages: usize, mut release: impl FnMut(usize, usize)) -> usize {
+    let mut run_start = 0;
+    let mut run_len = 0;
+    let mut newly = 0;
+    for i in 0..npages {
+        let p = base + i * PAGE_SIZE;
+        let (word, bit) = released_bit(p);
+        if *word & bit == 0 {
+            *word |= bit;
+            newly += 1;
+            if run_len == 0 {
+                run_start = p;
+            }
+            run_len += 1;
+        } else if run_len > 0 {
+            release(run_start, run_len * PAGE_SIZE);
+            run_len = 0;
+        }
+    }
+    if run_len > 0 {
+        release(run_start, run_len * PAGE_SIZE);
+    }
+    newly
+}
+
+/// Clears the released bits of pages about to be handed out; returns how
+/// many were set. Called under the heap lock.
+pub fn reuse_pages(base: usize, npages: usize) -> usize {
+    let mut reused = 0;
+    for i in 0..npages {
+        let (word, bit) = released_bit(base + i * PAGE_SIZE);
+        if *word & bit != 0 {
+            *word &= !bit;
+            reused += 1;
+        }
+    }
+    reused
 }
 
 /// Reserves at least `size` bytes of arena space, preferably at `hint`, and
@@ -209,5 +269,25 @@ mod tests {
         );
         assert!(!alloc_needs_zero(base + 3 * PAGE_SIZE, 1));
         set_spans(s.base, 3, ptr::null_mut());
+    }
+
+    #[test]
+    fn released_pages_are_counted_once_in_runs() {
+        let (base, _) = reserve(0, 1).unwrap();
+        let mut runs = Vec::new();
+        assert_eq!(
+            release_pages(base + PAGE_SIZE, 2, |s, n| runs.push((s, n))),
+            2
+        );
+        assert_eq!(runs, vec![(base + PAGE_SIZE, 2 * PAGE_SIZE)]);
+        runs.clear();
+        assert_eq!(release_pages(base, 5, |s, n| runs.push((s, n))), 3);
+        assert_eq!(
+            runs,
+            vec![(base, PAGE_SIZE), (base + 3 * PAGE_SIZE, 2 * PAGE_SIZE)]
+        );
+        assert_eq!(reuse_pages(base + 2 * PAGE_SIZE, 4), 3);
+        assert_eq!(reuse_pages(base, 6), 2);
+        assert_eq!(reuse_pages(base, 6), 0);
     }
 }

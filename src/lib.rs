@@ -40,7 +40,12 @@ mod mcache;
 mod mcentral;
 mod mheap;
 mod mspan;
+mod mstats;
+mod options;
 mod os;
+mod scavenger;
 mod sizeclasses;
 
 pub use global::GoHeap;
+pub use malloc::{print_stats, release, stats};
+pub use mstats::{SizeClassStats, Stats};

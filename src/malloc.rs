@@ -28,7 +28,10 @@ use crate::mcache::{self, MCache};
 use crate::mcentral::CENTRAL;
 use crate::mheap::HEAP;
 use crate::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState};
+use crate::mstats::{self, Stats};
+use crate::options;
 use crate::os;
+use crate::scavenger;
 use crate::sizeclasses::{class_for_aligned, size_to_class, MAX_SMALL_SIZE, PAGE_SIZE, TINY_SIZE};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -208,7 +211,9 @@ pub unsafe fn free(p: *mut u8, op: &'static str) {
             && !(has_free_mark(spc) && unsafe { FreeObject::is_marked(p.cast()) })
         {
             // SAFETY: p is an in-use object of spc that the caller gives up.
-            with_cache(|c| unsafe { c.free(spc, p) });
+            if with_cache(|c| unsafe { c.free(spc, p) }) {
+                scavenger::ensure_started();
+            }
             return;
         }
         if spc == SpanClass::TINY && span.state() == SpanState::InUse {
@@ -246,6 +251,7 @@ fn free_tiny(span: &MSpan, addr: usize, op: &'static str) {
 #[inline(never)]
 fn free_large(span: &MSpan) {
     HEAP.lock().free_span(span as *const MSpan as *mut MSpan);
+    scavenger::ensure_started();
 }
 
 /// Bytes usable at `p`.
@@ -267,8 +273,47 @@ pub unsafe fn usable_size(p: *mut u8, op: &'static str) -> usize {
 /// `p` is a live object goheap handed out, aligned to `align`; the caller
 /// uses the result instead of `p`.
 pub unsafe fn realloc(p: *mut u8, new_size: usize, align: usize, op: &'static str) -> *mut u8 {
+    // SAFETY: forwarded contract.
+    unsafe { resize(p, None, new_size, align, op) }
+}
+
+/// `realloc` for Rust, which knows the old size: a tiny piece that is the
+/// last one of its thread's current block grows or shrinks in place, and a
+/// moved object copies exactly its old bytes.
+///
+/// # Safety
+/// As `realloc`; `old_size` is the size `p` was allocated or last resized
+/// with.
+pub unsafe fn realloc_sized(
+    p: *mut u8,
+    old_size: usize,
+    new_size: usize,
+    align: usize,
+    op: &'static str,
+) -> *mut u8 {
+    if is_tiny(old_size, align)
+        && with_cache(|c| c.resize_tiny_in_place(p as usize, old_size, new_size))
+    {
+        return p;
+    }
+    // SAFETY: forwarded contract.
+    unsafe { resize(p, Some(old_size), new_size, align, op) }
+}
+
+/// Resizes in place or moves; copies `old_size` bytes, or all that is
+/// usable at `p` when the old size is not known.
+///
+/// # Safety
+/// As `realloc_sized`.
+unsafe fn resize(
+    p: *mut u8,
+    old_size: Option<usize>,
+    new_size: usize,
+    align: usize,
+    op: &'static str,
+) -> *mut u8 {
     let (obj, span) = lookup(p, op);
-    let old = match obj {
+    let usable = match obj {
         Object::Tiny { block } => block + TINY_SIZE - p as usize,
         Object::Small(spc) => {
             if new_size <= MAX_SMALL_SIZE
@@ -287,35 +332,16 @@ pub unsafe fn realloc(p: *mut u8, new_size: usize, align: usize, op: &'static st
     };
     let q = alloc_maybe_tiny(new_size, align);
     if !q.is_null() {
-        // SAFETY: both blocks are live, distinct, and at least this long.
+        let len = old_size.unwrap_or(usable).min(new_size);
+        // SAFETY: p holds `len` readable bytes and q `len` writable ones. A
+        // tiny piece of unknown size is copied with the rest of its block,
+        // which may hold q itself: `copy` allows overlap.
         unsafe {
-            ptr::copy_nonoverlapping(p, q, old.min(new_size));
+            ptr::copy(p, q, len);
             free(p, op);
         }
     }
     q
-}
-
-/// `realloc` for Rust, which knows the old size: a tiny piece that is the
-/// last one of its thread's current block grows or shrinks in place.
-///
-/// # Safety
-/// As `realloc`; `old_size` is the size `p` was allocated or last resized
-/// with.
-pub unsafe fn realloc_sized(
-    p: *mut u8,
-    old_size: usize,
-    new_size: usize,
-    align: usize,
-    op: &'static str,
-) -> *mut u8 {
-    if is_tiny(old_size, align)
-        && with_cache(|c| c.resize_tiny_in_place(p as usize, old_size, new_size))
-    {
-        return p;
-    }
-    // SAFETY: forwarded contract.
-    unsafe { realloc(p, new_size, align, op) }
 }
 
 fn resize_large_in_place(span: &MSpan, new_size: usize, align: usize) -> bool {
@@ -342,6 +368,10 @@ fn init_process() {
     if !INITIALIZED.swap(true, Ordering::AcqRel) {
         // SAFETY: registering handlers that only take and release locks.
         unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
+        if options::stats_at_exit() {
+            // SAFETY: registering a handler that only reads and prints.
+            unsafe { libc::atexit(print_stats_at_exit) };
+        }
     }
 }
 
@@ -372,4 +402,27 @@ unsafe extern "C" fn fork_child() {
     // SAFETY: the child is a copy of the thread that ran fork_prepare; the
     // other threads' caches are simply never used again.
     unsafe { fork_parent() };
+    scavenger::forget_after_fork();
+}
+
+/// Hands back to the OS everything goheap can: this thread's cached
+/// objects go back to their spans, and every free page is released (Go's
+/// `debug.FreeOSMemory`, C's `malloc_trim(0)`). Returns the bytes released.
+pub fn release() -> usize {
+    with_cache(|c| c.release_all());
+    scavenger::release_all()
+}
+
+/// The current statistics (see `mstats.rs`).
+pub fn stats() -> Stats {
+    mstats::read()
+}
+
+/// Prints the statistics to stderr (C's `malloc_stats`).
+pub fn print_stats() {
+    mstats::print(&mstats::read());
+}
+
+extern "C" fn print_stats_at_exit() {
+    print_stats();
 }

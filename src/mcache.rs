@@ -18,6 +18,11 @@
 //! destructors run later) goes through `ORPHAN`, one shared cache under a
 //! lock, as does a thread whose cache could not be created.
 //!
+//! Caches also shrink while their thread runs: once per scavenger tick
+//! (`scavenger::TICKS`), the next refill or flush gives half of every list back.
+//! A thread that stops allocating altogether keeps its bounded lists until
+//! it exits or calls `release()`.
+//!
 //! **Tiny allocator.** Requests under 16 bytes with alignment under 8 (the
 //! bytes of short strings) are packed into 16-byte blocks of the `TINY` span
 //! class: the cache keeps a current block and an offset into it. Go never
@@ -37,6 +42,7 @@ use crate::lock::Mutex;
 use crate::mcentral::central;
 use crate::mspan::{has_free_mark, FreeObject, ObjList, SpanClass, NUM_SPAN_CLASSES};
 use crate::os;
+use crate::scavenger;
 use crate::sizeclasses::{class_size, TINY_SIZE};
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -88,6 +94,7 @@ pub struct MCache {
     tiny_allocs: u8,
     tiny_local_frees: u8,
     tiny_count: *const AtomicU8,
+    trim_epoch: u32,
 }
 
 // SAFETY: an mcache only holds pointers to free heap objects; whoever holds
@@ -103,6 +110,7 @@ impl MCache {
             tiny_allocs: 0,
             tiny_local_frees: 0,
             tiny_count: ptr::null(),
+            trim_epoch: 0,
         }
     }
 
@@ -124,6 +132,7 @@ impl MCache {
 
     #[inline(never)]
     fn refill(&mut self, spc: SpanClass) -> *mut u8 {
+        self.trim_if_new_epoch();
         let list = &mut self.lists[spc.index()];
         if central(spc).refill(spc, BATCH[spc.index()], list) == 0 {
             return ptr::null_mut();
@@ -133,10 +142,13 @@ impl MCache {
 
     /// Frees object `p` of class `spc`, which the caller has validated.
     ///
+    /// Returns whether the cache gave a batch back to the central (then the
+    /// heap may have pages to release: see `scavenger`).
+    ///
     /// # Safety
     /// `p` is an in-use object of class `spc` that nothing uses any more.
     #[inline(always)]
-    pub unsafe fn free(&mut self, spc: SpanClass, p: *mut u8) {
+    pub unsafe fn free(&mut self, spc: SpanClass, p: *mut u8) -> bool {
         let p = p.cast::<FreeObject>();
         // SAFETY: span class indexes are below NUM_SPAN_CLASSES.
         let list = unsafe { self.lists.get_unchecked_mut(spc.index()) };
@@ -149,13 +161,34 @@ impl MCache {
         }
         if list.len > list.limit {
             self.flush(spc);
+            return true;
         }
+        false
     }
 
     #[inline(never)]
     fn flush(&mut self, spc: SpanClass) {
         let batch = self.lists[spc.index()].split_off_front(BATCH[spc.index()]);
         central(spc).release(batch);
+        self.trim_if_new_epoch();
+    }
+
+    /// Once per scavenger tick (`scavenger::TICKS`), on its own slow path, the
+    /// cache gives half of every list back: objects a thread stopped using
+    /// drain away instead of pinning their spans.
+    fn trim_if_new_epoch(&mut self) {
+        let epoch = scavenger::TICKS.load(Ordering::Relaxed);
+        if epoch == self.trim_epoch {
+            return;
+        }
+        self.trim_epoch = epoch;
+        for i in 0..NUM_SPAN_CLASSES {
+            let half = self.lists[i].len / 2;
+            if half > 0 {
+                let objs = self.lists[i].split_off_front(half);
+                central(SpanClass(i as u8)).release(objs);
+            }
+        }
     }
 
     /// Allocates `size` (< 16) bytes aligned to `align` (< 8) inside a
@@ -247,8 +280,8 @@ impl MCache {
         true
     }
 
-    /// Hands everything back to the centrals (thread exit).
-    fn release_all(&mut self) {
+    /// Hands everything back to the centrals (thread exit, `release()`).
+    pub fn release_all(&mut self) {
         self.retire_tiny();
         for i in 0..NUM_SPAN_CLASSES {
             let list = self.lists[i].take_all();
@@ -258,7 +291,8 @@ impl MCache {
         }
     }
 
-    /// Objects cached per span class (for tests and statistics).
+    /// Objects cached per span class.
+    #[cfg(test)]
     pub fn cached(&self, spc: SpanClass) -> u32 {
         self.lists[spc.index()].len
     }

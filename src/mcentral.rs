@@ -25,6 +25,9 @@ use crate::sizeclasses::CLASS_TO_NPAGES;
 struct Lists {
     partial: MSpanList,
     full: MSpanList,
+    /// Objects handed to mcaches and returned by them, ever.
+    nmalloc: u64,
+    nfree: u64,
 }
 
 /// The central free lists of one span class.
@@ -47,6 +50,8 @@ impl MCentral {
             lists: Mutex::new(Lists {
                 partial: MSpanList::new(),
                 full: MSpanList::new(),
+                nmalloc: 0,
+                nfree: 0,
             }),
         }
     }
@@ -69,7 +74,9 @@ impl MCentral {
             }
             // SAFETY: spans on this central's lists belong to it.
             let span = unsafe { &mut *s };
-            got += span.take(want - got, out);
+            let n = span.take(want - got, out);
+            lists.nmalloc += n as u64;
+            got += n;
             if span.is_full() {
                 // SAFETY: s is on the partial list, and then on none.
                 unsafe {
@@ -109,6 +116,7 @@ impl MCentral {
         let was_full = span.is_full();
         // SAFETY: forwarded contract.
         unsafe { span.put(p) };
+        lists.nfree += 1;
         if was_full {
             // SAFETY: a full span is on the full list.
             unsafe {
@@ -136,10 +144,17 @@ impl MCentral {
         unsafe { self.lists.unlock_after_fork() };
     }
 
-    /// Spans on the partial and full lists (for tests and statistics).
+    /// Spans on the partial and full lists.
+    #[cfg(test)]
     pub fn span_counts(&self) -> (usize, usize) {
         let lists = self.lists.lock();
         (lists.partial.iter().count(), lists.full.iter().count())
+    }
+
+    /// Objects handed out to mcaches and returned by them, ever.
+    pub fn counts(&self) -> (u64, u64) {
+        let lists = self.lists.lock();
+        (lists.nmalloc, lists.nfree)
     }
 }
 

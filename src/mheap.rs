@@ -52,6 +52,14 @@ pub struct HeapStats {
     pub span_records: usize,
     /// Arena address space reserved.
     pub reserved: usize,
+    /// Free memory handed back to the OS (part of `sys`).
+    pub released: usize,
+    /// Large objects allocated and freed, ever, and bytes allocated in them.
+    pub large_allocs: u64,
+    pub large_frees: u64,
+    pub large_bytes_total: u64,
+    /// Bytes in large objects now.
+    pub large_inuse: usize,
 }
 
 pub struct MHeap {
@@ -65,6 +73,8 @@ pub struct MHeap {
     cur_base: usize,
     cur_end: usize,
     stats: HeapStats,
+    /// The scavenger's generation: free spans remember when they were freed.
+    gen: u32,
 }
 
 /// The heap (Go's `mheap_`).
@@ -86,7 +96,13 @@ impl MHeap {
                 inuse: 0,
                 span_records: 0,
                 reserved: 0,
+                released: 0,
+                large_allocs: 0,
+                large_frees: 0,
+                large_bytes_total: 0,
+                large_inuse: 0,
             },
+            gen: 0,
         }
     }
 
@@ -106,7 +122,9 @@ impl MHeap {
         };
         // SAFETY: s is a live record the heap just took off its free lists.
         let span = unsafe { &mut *s };
-        span.needzero = arena::alloc_needs_zero(span.base, npages);
+        let dirty = arena::alloc_needs_zero(span.base, npages);
+        let released = self.reuse_released(span.base, npages);
+        span.needzero = dirty && !(released == npages && os::released_pages_read_zero());
         span.init_class(spc);
         if spc == SpanClass::TINY {
             let counts = self
@@ -122,6 +140,11 @@ impl MHeap {
         arena::set_page_in_use(span.base, true);
         span.set_state(SpanState::InUse);
         self.stats.inuse += npages * PAGE_SIZE;
+        if spc == SpanClass::LARGE {
+            self.stats.large_allocs += 1;
+            self.stats.large_bytes_total += (npages * PAGE_SIZE) as u64;
+            self.stats.large_inuse += npages * PAGE_SIZE;
+        }
         NonNull::new(s)
     }
 
@@ -182,6 +205,10 @@ impl MHeap {
         // SAFETY: s is an in-use record the caller gives up.
         let span = unsafe { &mut *s };
         self.stats.inuse -= span.npages * PAGE_SIZE;
+        if span.spanclass == SpanClass::LARGE {
+            self.stats.large_frees += 1;
+            self.stats.large_inuse -= span.npages * PAGE_SIZE;
+        }
         arena::set_page_in_use(span.base, false);
         if !span.tiny_counts.is_null() {
             // SAFETY: the counters came from tinyalloc and die with the span.
@@ -194,16 +221,26 @@ impl MHeap {
         self.free_pages(s);
     }
 
+    /// Clears the released marks of pages about to be used and returns how
+    /// many there were.
+    fn reuse_released(&mut self, base: usize, npages: usize) -> usize {
+        let n = arena::reuse_pages(base, npages);
+        self.stats.released -= n * PAGE_SIZE;
+        n
+    }
+
     /// Puts span `s` (on no list) on the free lists, merged with free
     /// neighbours.
     fn free_pages(&mut self, s: *mut MSpan) {
         // SAFETY: s is a live record owned by the caller.
         let span = unsafe { &mut *s };
+        span.free_gen = self.gen;
         let left = arena::span_ptr_at(span.base.wrapping_sub(PAGE_SIZE));
         if self.is_free_neighbour(left, |l| l.limit() == span.base) {
             self.remove_free(left);
             // SAFETY: left is a live free record, now off its list.
             unsafe {
+                span.free_gen = span.free_gen.max((*left).free_gen);
                 span.base = (*left).base;
                 span.npages += (*left).npages;
                 self.release_record(left);
@@ -214,6 +251,7 @@ impl MHeap {
             self.remove_free(right);
             // SAFETY: right is a live free record, now off its list.
             unsafe {
+                span.free_gen = span.free_gen.max((*right).free_gen);
                 span.npages += (*right).npages;
                 self.release_record(right);
             }
@@ -296,9 +334,17 @@ impl MHeap {
         best
     }
 
-    /// Adds at least `npages` pages of fresh memory to the free lists.
+    /// Adds at least `npages` pages of fresh memory to the free lists. First,
+    /// if the memory the heap keeps from the OS would then exceed its goal
+    /// (`retained_goal`), it releases free pages to make up the difference,
+    /// as Go's heap growth does.
     fn grow(&mut self, npages: usize) -> Option<()> {
         let need = npages.checked_mul(PAGE_SIZE)?;
+        let retained = self.stats.sys - self.stats.released;
+        let over = (retained + need).saturating_sub(self.retained_goal());
+        if over > 0 {
+            self.scavenge(over, None);
+        }
         if self.cur_end - self.cur_base < need {
             let hint = if self.cur_end == 0 {
                 self.hint
@@ -367,14 +413,55 @@ impl MHeap {
                 self.insert_free(rest);
             }
             arena::alloc_needs_zero(span.limit(), extra);
+            self.reuse_released(span.limit(), extra);
             arena::set_spans(span.limit(), extra, s);
             // SAFETY: right is off every list and fully absorbed.
             unsafe { self.release_record(right) };
         }
         self.stats.inuse = self.stats.inuse + npages * PAGE_SIZE - old * PAGE_SIZE;
+        self.stats.large_inuse = self.stats.large_inuse + npages * PAGE_SIZE - old * PAGE_SIZE;
+        if npages > old {
+            self.stats.large_bytes_total += ((npages - old) * PAGE_SIZE) as u64;
+        }
         span.npages = npages;
         span.elemsize = npages * PAGE_SIZE;
         true
+    }
+
+    /// How much memory the heap may keep from the OS: 110% of what is in
+    /// use plus one growth step (Go's retained-heap goal).
+    fn retained_goal(&self) -> usize {
+        self.stats.inuse + self.stats.inuse / 10 + HEAP_GROW_STEP
+    }
+
+    /// Starts a new scavenger generation.
+    pub fn advance_gen(&mut self) -> u32 {
+        self.gen = self.gen.wrapping_add(1);
+        self.gen
+    }
+
+    /// Hands back to the OS the memory of free spans freed in generation
+    /// `freed_by` or earlier (any free span if `None`), until `max_bytes` are
+    /// released. Returns the bytes released.
+    pub fn scavenge(&mut self, max_bytes: usize, freed_by: Option<u32>) -> usize {
+        let mut released = 0;
+        let lists = self.free.iter().chain(core::iter::once(&self.free_large));
+        for s in lists.flat_map(|l| l.iter()) {
+            if released >= max_bytes {
+                break;
+            }
+            // SAFETY: records on the free lists are live.
+            let span = unsafe { &*s };
+            if freed_by.is_some_and(|g| span.free_gen.wrapping_sub(g) as i32 > 0) {
+                continue;
+            }
+            let pages = arena::release_pages(span.base, span.npages, |p, n| {
+                os::sys_unused(p as *mut u8, n);
+            });
+            released += pages * PAGE_SIZE;
+        }
+        self.stats.released += released;
+        released
     }
 
     pub fn stats(&self) -> HeapStats {
@@ -384,7 +471,8 @@ impl MHeap {
         }
     }
 
-    /// Number of free spans and their total pages (for tests and statistics).
+    /// Number of free spans and their total pages.
+    #[cfg(test)]
     pub fn free_summary(&self) -> (usize, usize) {
         let lists = self.free.iter().chain(core::iter::once(&self.free_large));
         lists.flat_map(|l| l.iter()).fold((0, 0), |(n, p), s| {

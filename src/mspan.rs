@@ -254,6 +254,8 @@ pub struct MSpan {
     pub nelems: u32,
     pub alloc_count: u32,
     pub npages: usize,
+    /// For a free span: the scavenger generation in which it was last freed.
+    pub free_gen: u32,
     pub next: *mut MSpan,
     pub prev: *mut MSpan,
     pub freelist: *mut FreeObject,
@@ -275,6 +277,7 @@ impl MSpan {
             nelems: 0,
             freeindex: AtomicU32::new(0),
             alloc_count: 0,
+            free_gen: 0,
             freelist: ptr::null_mut(),
             tiny_counts: ptr::null_mut(),
         }

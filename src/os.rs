@@ -20,6 +20,7 @@
 //! as `None`, and the only way out of the process is `fatal`, which writes its
 //! message with `write(2)` and calls `abort`.
 
+use crate::options;
 use core::ptr::NonNull;
 
 /// Reserves `size` bytes of address space near `hint` (0: anywhere), with no
@@ -75,12 +76,25 @@ pub fn sys_alloc(size: usize) -> Option<NonNull<u8>> {
     )
 }
 
+/// Whether memory released by `sys_unused` reads as zero afterwards: true
+/// for `MADV_DONTNEED` (the default), not for `MADV_FREE`.
+pub fn released_pages_read_zero() -> bool {
+    !options::madv_free()
+}
+
 /// Tells the kernel the pages of `[v, v+size)` are not needed: their memory
-/// goes back to the OS and they read as zero on the next touch.
+/// goes back to the OS at once and they read as zero on the next touch
+/// (`MADV_DONTNEED`), or, with `GOHEAP_MADVISE=free`, whenever the kernel
+/// needs memory (`MADV_FREE`).
 pub fn sys_unused(v: *mut u8, size: usize) {
+    let advice = if options::madv_free() {
+        libc::MADV_FREE
+    } else {
+        libc::MADV_DONTNEED
+    };
     // SAFETY: madvise on a range we own only drops page contents; a failure
     // (which cannot happen for a valid mapping) leaves the pages in place.
-    unsafe { libc::madvise(v.cast(), size, libc::MADV_DONTNEED) };
+    unsafe { libc::madvise(v.cast(), size, advice) };
 }
 
 /// Unmaps `[v, v+size)`.

@@ -1,0 +1,142 @@
+//! Statistics, like Go's `runtime.MemStats` (mstats.go): what the heap holds,
+//! what it took from the OS, what it gave back, and counts per size class.
+//!
+//! Small-object counts are kept by the mcentrals, which see objects in
+//! batches: an object counts as allocated from the moment a thread's mcache
+//! takes it from its span until the mcache gives it back. So `heap_alloc`
+//! includes the free objects sitting in threads' caches, and `mallocs` /
+//! `frees` move in batches. Nothing on the allocation fast path counts.
+//!
+//! `print` writes the figures to stderr without allocating, for
+//! `malloc_stats()`, `GOHEAP_STATS=1` and `goheap run --stats`.
+
+use crate::arena::HEAP_ARENA_BYTES;
+use crate::fixalloc::METADATA_SYS;
+use crate::mcentral::central;
+use crate::mheap::HEAP;
+use crate::mspan::SpanClass;
+use crate::os;
+use crate::sizeclasses::{class_size, NUM_SIZE_CLASSES};
+use core::sync::atomic::Ordering;
+
+/// Allocation counts of one size class.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct SizeClassStats {
+    /// Object size of the class, in bytes.
+    pub size: u32,
+    pub mallocs: u64,
+    pub frees: u64,
+}
+
+/// A snapshot of goheap's figures (names after Go's `MemStats`), in bytes
+/// unless said otherwise.
+#[derive(Clone, Copy, Debug)]
+pub struct Stats {
+    /// Bytes of allocated objects (including free objects cached by threads).
+    pub heap_alloc: u64,
+    /// Bytes allocated, ever.
+    pub total_alloc: u64,
+    /// Objects allocated and freed, ever.
+    pub mallocs: u64,
+    pub frees: u64,
+    /// Arena memory mapped from the OS.
+    pub heap_sys: u64,
+    /// Bytes in spans in use.
+    pub heap_inuse: u64,
+    /// Bytes in free spans (`heap_sys - heap_inuse`).
+    pub heap_idle: u64,
+    /// Bytes of free spans handed back to the OS (part of `heap_idle`).
+    pub heap_released: u64,
+    /// Memory mapped for metadata (fixalloc, persistentalloc, arena records).
+    pub metadata_sys: u64,
+    /// Heap arenas reserved (64 MiB of address space each).
+    pub arenas: u64,
+    /// Counts per size class; index 0 is large objects (size 0).
+    pub by_size: [SizeClassStats; NUM_SIZE_CLASSES],
+}
+
+/// Reads the current figures. Takes each central's lock and the heap's in
+/// turn (never two at once), so it is a consistent picture of each part,
+/// not of the whole.
+pub fn read() -> Stats {
+    let mut by_size = [SizeClassStats::default(); NUM_SIZE_CLASSES];
+    let (mut heap_alloc, mut total_alloc) = (0u64, 0u64);
+    for (class, entry) in by_size.iter_mut().enumerate().skip(1) {
+        let size = class_size(class) as u64;
+        let (m, f) = central(SpanClass::noscan(class)).counts();
+        let (m, f) = if class == crate::sizeclasses::TINY_SIZE_CLASS {
+            let (tm, tf) = central(SpanClass::TINY).counts();
+            (m + tm, f + tf)
+        } else {
+            (m, f)
+        };
+        *entry = SizeClassStats {
+            size: size as u32,
+            mallocs: m,
+            frees: f,
+        };
+        heap_alloc += (m - f) * size;
+        total_alloc += m * size;
+    }
+    let h = HEAP.lock().stats();
+    by_size[0] = SizeClassStats {
+        size: 0,
+        mallocs: h.large_allocs,
+        frees: h.large_frees,
+    };
+    let (mallocs, frees) = by_size
+        .iter()
+        .fold((0, 0), |(m, f), c| (m + c.mallocs, f + c.frees));
+    Stats {
+        heap_alloc: heap_alloc + h.large_inuse as u64,
+        total_alloc: total_alloc + h.large_bytes_total,
+        mallocs,
+        frees,
+        heap_sys: h.sys as u64,
+        heap_inuse: h.inuse as u64,
+        heap_idle: (h.sys - h.inuse) as u64,
+        heap_released: h.released as u64,
+        metadata_sys: (METADATA_SYS.load(Ordering::Relaxed) + h.span_records) as u64,
+        arenas: (h.reserved / HEAP_ARENA_BYTES) as u64,
+        by_size,
+    }
+}
+
+/// Writes `s` to stderr, one `goheap: name value` line per figure, then the
+/// size classes that were used.
+pub fn print(s: &Stats) {
+    let figures: [(&str, u64); 10] = [
+        ("heap_alloc", s.heap_alloc),
+        ("total_alloc", s.total_alloc),
+        ("mallocs", s.mallocs),
+        ("frees", s.frees),
+        ("heap_sys", s.heap_sys),
+        ("heap_inuse", s.heap_inuse),
+        ("heap_idle", s.heap_idle),
+        ("heap_released", s.heap_released),
+        ("metadata_sys", s.metadata_sys),
+        ("arenas", s.arenas),
+    ];
+    for (name, v) in figures {
+        let mut buf = [0u8; 20];
+        os::write_stderr(&[
+            b"goheap: ",
+            name.as_bytes(),
+            b" ",
+            os::decimal(v as usize, &mut buf),
+            b"\n",
+        ]);
+    }
+    for c in s.by_size.iter().filter(|c| c.mallocs > 0) {
+        let (mut a, mut b, mut d) = ([0u8; 20], [0u8; 20], [0u8; 20]);
+        os::write_stderr(&[
+            b"goheap: size ",
+            os::decimal(c.size as usize, &mut a),
+            b" mallocs ",
+            os::decimal(c.mallocs as usize, &mut b),
+            b" frees ",
+            os::decimal(c.frees as usize, &mut d),
+            b"\n",
+        ]);
+    }
+}

@@ -1,0 +1,101 @@
+//! `GOHEAP_*` environment options, read once without allocating (as Go reads
+//! `GODEBUG`).
+//!
+//! - `GOHEAP_DEBUG=scavtrace=1`: the scavenger prints a line to stderr each
+//!   time it hands memory back (like Go's `GODEBUG=scavtrace=1`).
+//! - `GOHEAP_MADVISE=free`: release pages with `MADV_FREE` (the kernel takes
+//!   them back lazily, under memory pressure) instead of `MADV_DONTNEED`.
+//! - `GOHEAP_STATS=1`: statistics on stderr at exit (set by `goheap run
+//!   --stats`).
+//!
+//! `GOHEAP_DEBUG` is a comma-separated list of `name=value` pairs, like
+//! `GODEBUG`. Unknown names are ignored.
+
+use core::ffi::CStr;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+const UNREAD: u8 = 0;
+const READ: u8 = 1;
+const SCAVTRACE: u8 = 2;
+const MADV_FREE: u8 = 4;
+const STATS: u8 = 8;
+
+static FLAGS: AtomicU8 = AtomicU8::new(UNREAD);
+
+fn flags() -> u8 {
+    let f = FLAGS.load(Ordering::Relaxed);
+    if f != UNREAD {
+        return f;
+    }
+    let mut f = READ;
+    if debug_value(b"scavtrace").is_some_and(is_on) {
+        f |= SCAVTRACE;
+    }
+    if env(c"GOHEAP_MADVISE").is_some_and(|v| v == b"free") {
+        f |= MADV_FREE;
+    }
+    if env(c"GOHEAP_STATS").is_some_and(is_on) {
+        f |= STATS;
+    }
+    FLAGS.store(f, Ordering::Relaxed);
+    f
+}
+
+/// `GOHEAP_DEBUG=scavtrace=1`.
+pub fn scavtrace() -> bool {
+    flags() & SCAVTRACE != 0
+}
+
+/// `GOHEAP_MADVISE=free`.
+pub fn madv_free() -> bool {
+    flags() & MADV_FREE != 0
+}
+
+/// `GOHEAP_STATS=1`.
+pub fn stats_at_exit() -> bool {
+    flags() & STATS != 0
+}
+
+fn is_on(v: &[u8]) -> bool {
+    !matches!(v, b"" | b"0" | b"false" | b"no" | b"off")
+}
+
+fn env(name: &CStr) -> Option<&'static [u8]> {
+    // SAFETY: getenv does not allocate; the result points into the
+    // environment, which we only read, and is null or NUL-terminated.
+    let v = unsafe { libc::getenv(name.as_ptr()) };
+    if v.is_null() {
+        None
+    } else {
+        // SAFETY: as above.
+        Some(unsafe { CStr::from_ptr(v) }.to_bytes())
+    }
+}
+
+/// The value of `name` in `GOHEAP_DEBUG`.
+fn debug_value(name: &[u8]) -> Option<&'static [u8]> {
+    debug_lookup(env(c"GOHEAP_DEBUG")?, name)
+}
+
+fn debug_lookup<'a>(list: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    list.split(|&b| b == b',').find_map(|item| {
+        let eq = item.iter().position(|&b| b == b'=')?;
+        (&item[..eq] == name).then(|| &item[eq + 1..])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_lists_parse_like_godebug() {
+        assert_eq!(debug_lookup(b"scavtrace=1", b"scavtrace"), Some(&b"1"[..]));
+        assert_eq!(
+            debug_lookup(b"x=2,scavtrace=0", b"scavtrace"),
+            Some(&b"0"[..])
+        );
+        assert_eq!(debug_lookup(b"x=2,scav", b"scavtrace"), None);
+        assert!(is_on(b"1") && !is_on(b"0") && !is_on(b""));
+    }
+}
