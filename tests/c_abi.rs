@@ -29,58 +29,32 @@ fn run(mut cmd: Command) -> (Command, Output) {
 fn run_three_ways(src: &str, args: &[&str], allocator_line: &str) {
     let plain = compile(src, Link::Plain);
     let stat = compile(src, Link::Static);
-
-    let (cmd, out) = run({
-        let mut c = Command::new(&plain);
-        c.args(args).env_remove("LD_PRELOAD");
-        c
-    });
-    assert!(
-        out.status.success(),
-        "{src} without goheap (glibc) failed:\n{}",
-        describe(&cmd, &out)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains(&format!("{allocator_line} system")),
-        "{}",
-        describe(&cmd, &out)
-    );
-
-    let (cmd, out) = run({
-        let mut c = Command::new(&plain);
-        c.args(args);
-        preload(&mut c);
-        c
-    });
-    assert!(
-        out.status.success(),
-        "{src} under LD_PRELOAD failed:\n{}",
-        describe(&cmd, &out)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains(&format!("{allocator_line} goheap")),
-        "{}",
-        describe(&cmd, &out)
-    );
-
-    let (cmd, out) = run({
-        let mut c = Command::new(&stat);
-        c.args(args).env_remove("LD_PRELOAD");
-        c
-    });
-    assert!(
-        out.status.success(),
-        "{src} linked with libgoheap.a failed:\n{}",
-        describe(&cmd, &out)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains(&format!("{allocator_line} goheap")),
-        "{}",
-        describe(&cmd, &out)
-    );
+    let configurations: [(&str, &std::path::Path, bool, &str); 3] = [
+        ("without goheap (glibc)", &plain, false, "system"),
+        ("under LD_PRELOAD", &plain, true, "goheap"),
+        ("linked with libgoheap.a", &stat, false, "goheap"),
+    ];
+    for (how, exe, preloaded, allocator) in configurations {
+        let (cmd, out) = run({
+            let mut c = Command::new(exe);
+            c.args(args).env_remove("LD_PRELOAD");
+            if preloaded {
+                preload(&mut c);
+            }
+            c
+        });
+        assert!(
+            out.status.success(),
+            "{src} {how} failed:\n{}",
+            describe(&cmd, &out)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("{allocator_line} {allocator}")),
+            "{}",
+            describe(&cmd, &out)
+        );
+    }
 }
 
 #[test]

@@ -11,18 +11,7 @@
 #include <unistd.h>
 #include <time.h>
 #include "goheap.h"
-
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
+#include "rss.h"
 
 #define SMALL 4000000 /* 4e6 blocks of 16..256 bytes: about 550 MiB */
 #define LARGE 128     /* 128 blocks of 4 MiB: 512 MiB */
