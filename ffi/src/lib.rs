@@ -238,7 +238,12 @@ fn aligned_alloc_impl(align: usize, size: usize) -> *mut c_void {
 /// # Safety
 /// `memptr` must be valid for a pointer-sized write.
 #[inline]
-unsafe fn posix_memalign_impl(memptr: *mut *mut c_void, align: usize, size: usize) -> c_int {
+unsafe fn posix_memalign_impl(
+    memptr: *mut *mut c_void,
+    align: usize,
+    size: usize,
+    _op: &'static str,
+) -> c_int {
     if !align.is_power_of_two() || align % core::mem::size_of::<*mut c_void>() != 0 {
         return libc::EINVAL;
     }
@@ -289,251 +294,84 @@ unsafe fn usable_size_impl(p: *mut c_void, op: &'static str) -> usize {
 // allocator and not yet freed, and out-pointers must be writable.
 // ---------------------------------------------------------------------------
 
-/// `malloc(3)`: `size` bytes, 16-byte aligned; NULL + ENOMEM on failure.
-#[no_mangle]
-pub extern "C" fn malloc(size: usize) -> *mut c_void {
-    malloc_impl(size)
+/// Defines a C entry point under each of several names, each forwarding to
+/// one implementation. `op` in an implementation's arguments receives the
+/// name the program called (for goheap's messages about bad pointers).
+macro_rules! c_entry {
+    (@each $attrs:tt [$name:ident $(, $more:ident)*] $($rest:tt)*) => {
+        c_entry!(@one $attrs $name $($rest)*);
+        c_entry!(@each $attrs [$($more),*] $($rest)*);
+    };
+    (@each $attrs:tt [] $($rest:tt)*) => {};
+    (@one [$(#[$m:meta])*] $name:ident fn($($arg:ident: $ty:ty),*) -> $ret:ty = $imp:ident) => {
+        $(#[$m])*
+        #[no_mangle]
+        pub extern "C" fn $name($($arg: $ty),*) -> $ret {
+            $imp($($arg),*)
+        }
+    };
+    (@one [$(#[$m:meta])*] $name:ident unsafe fn($($arg:ident: $ty:ty),*) -> $ret:ty = $imp:ident) => {
+        $(#[$m])*
+        ///
+        /// # Safety
+        /// The contract of the C function (include/goheap.h).
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
+            // SAFETY: same contract as this C entry point.
+            unsafe { $imp($($arg,)* stringify!($name)) }
+        }
+    };
+    ($(#[$m:meta])* [$($name:ident),+] $($rest:tt)*) => {
+        c_entry!(@each [$(#[$m])*] [$($name),+] $($rest)*);
+    };
 }
 
-/// `malloc(3)`: `size` bytes, 16-byte aligned; NULL + ENOMEM on failure.
-#[no_mangle]
-pub extern "C" fn __libc_malloc(size: usize) -> *mut c_void {
-    malloc_impl(size)
+c_entry! {
+    /// `malloc(3)`: `size` bytes, 16-byte aligned; NULL + ENOMEM on failure.
+    [malloc, __libc_malloc, goheap_malloc] fn(size: usize) -> *mut c_void = malloc_impl
 }
-
-/// `malloc(3)`: `size` bytes, 16-byte aligned; NULL + ENOMEM on failure.
-#[no_mangle]
-pub extern "C" fn goheap_malloc(size: usize) -> *mut c_void {
-    malloc_impl(size)
+c_entry! {
+    /// `calloc(3)`: zeroed `n * size` bytes; NULL + ENOMEM on overflow or failure.
+    [calloc, __libc_calloc, goheap_calloc] fn(n: usize, size: usize) -> *mut c_void = calloc_impl
 }
-
-/// `calloc(3)`: zeroed `n * size` bytes; NULL + ENOMEM on overflow or failure.
-#[no_mangle]
-pub extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
-    calloc_impl(n, size)
+c_entry! {
+    /// `memalign(3)` with glibc 2.36 semantics (see `memalign_impl`).
+    [memalign, __libc_memalign, goheap_memalign] fn(align: usize, size: usize) -> *mut c_void = memalign_impl
 }
-
-/// `calloc(3)`: zeroed `n * size` bytes; NULL + ENOMEM on overflow or failure.
-#[no_mangle]
-pub extern "C" fn __libc_calloc(n: usize, size: usize) -> *mut c_void {
-    calloc_impl(n, size)
+c_entry! {
+    /// C11 `aligned_alloc`: power-of-two alignment, else NULL + EINVAL.
+    [aligned_alloc, goheap_aligned_alloc] fn(align: usize, size: usize) -> *mut c_void = aligned_alloc_impl
 }
-
-/// `calloc(3)`: zeroed `n * size` bytes; NULL + ENOMEM on overflow or failure.
-#[no_mangle]
-pub extern "C" fn goheap_calloc(n: usize, size: usize) -> *mut c_void {
-    calloc_impl(n, size)
+c_entry! {
+    /// `valloc(3)`: page-aligned allocation.
+    [valloc, __libc_valloc, goheap_valloc] fn(size: usize) -> *mut c_void = valloc_impl
 }
-
-/// `memalign(3)` with glibc 2.36 semantics (see `memalign_impl`).
-#[no_mangle]
-pub extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
-    memalign_impl(align, size)
+c_entry! {
+    /// `pvalloc(3)`: page-aligned, size rounded up to whole pages.
+    [pvalloc, __libc_pvalloc, goheap_pvalloc] fn(size: usize) -> *mut c_void = pvalloc_impl
 }
-
-/// `memalign(3)` with glibc 2.36 semantics (see `memalign_impl`).
-#[no_mangle]
-pub extern "C" fn __libc_memalign(align: usize, size: usize) -> *mut c_void {
-    memalign_impl(align, size)
+c_entry! {
+    /// `free(3)`: NULL is a no-op; an invalid pointer or a double free aborts
+    /// with a message on stderr.
+    [free, __libc_free, cfree, goheap_free] unsafe fn(p: *mut c_void) -> () = free_impl
 }
-
-/// `memalign(3)` with glibc 2.36 semantics (see `memalign_impl`).
-#[no_mangle]
-pub extern "C" fn goheap_memalign(align: usize, size: usize) -> *mut c_void {
-    memalign_impl(align, size)
+c_entry! {
+    /// `realloc(3)` with glibc semantics: NULL allocates, size 0 frees and
+    /// returns NULL, failure returns NULL + ENOMEM and leaves `p` untouched.
+    [realloc, __libc_realloc, goheap_realloc] unsafe fn(p: *mut c_void, size: usize) -> *mut c_void = realloc_impl
 }
-
-/// C11 `aligned_alloc`: power-of-two alignment, else NULL + EINVAL.
-#[no_mangle]
-pub extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
-    aligned_alloc_impl(align, size)
+c_entry! {
+    /// `reallocarray(3)`: `realloc(p, n * size)`; overflow gives NULL + ENOMEM.
+    [reallocarray, goheap_reallocarray] unsafe fn(p: *mut c_void, n: usize, size: usize) -> *mut c_void = reallocarray_impl
 }
-
-/// C11 `aligned_alloc`: power-of-two alignment, else NULL + EINVAL.
-#[no_mangle]
-pub extern "C" fn goheap_aligned_alloc(align: usize, size: usize) -> *mut c_void {
-    aligned_alloc_impl(align, size)
+c_entry! {
+    /// `malloc_usable_size(3)`: bytes usable at `p` (0 for NULL).
+    [malloc_usable_size, goheap_malloc_usable_size] unsafe fn(p: *mut c_void) -> usize = usable_size_impl
 }
-
-/// `valloc(3)`: page-aligned allocation.
-#[no_mangle]
-pub extern "C" fn valloc(size: usize) -> *mut c_void {
-    valloc_impl(size)
-}
-
-/// `valloc(3)`: page-aligned allocation.
-#[no_mangle]
-pub extern "C" fn __libc_valloc(size: usize) -> *mut c_void {
-    valloc_impl(size)
-}
-
-/// `valloc(3)`: page-aligned allocation.
-#[no_mangle]
-pub extern "C" fn goheap_valloc(size: usize) -> *mut c_void {
-    valloc_impl(size)
-}
-
-/// `pvalloc(3)`: page-aligned, size rounded up to whole pages.
-#[no_mangle]
-pub extern "C" fn pvalloc(size: usize) -> *mut c_void {
-    pvalloc_impl(size)
-}
-
-/// `pvalloc(3)`: page-aligned, size rounded up to whole pages.
-#[no_mangle]
-pub extern "C" fn __libc_pvalloc(size: usize) -> *mut c_void {
-    pvalloc_impl(size)
-}
-
-/// `pvalloc(3)`: page-aligned, size rounded up to whole pages.
-#[no_mangle]
-pub extern "C" fn goheap_pvalloc(size: usize) -> *mut c_void {
-    pvalloc_impl(size)
-}
-
-/// `free(3)`: NULL is a no-op; an invalid pointer or a double free aborts
-/// with a message on stderr.
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn free(p: *mut c_void) {
-    // SAFETY: same contract as this C entry point.
-    unsafe { free_impl(p, "free") }
-}
-
-/// `free(3)`: NULL is a no-op; an invalid pointer or a double free aborts
-/// with a message on stderr.
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn __libc_free(p: *mut c_void) {
-    // SAFETY: same contract as this C entry point.
-    unsafe { free_impl(p, "__libc_free") }
-}
-
-/// `free(3)`: NULL is a no-op; an invalid pointer or a double free aborts
-/// with a message on stderr.
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn cfree(p: *mut c_void) {
-    // SAFETY: same contract as this C entry point.
-    unsafe { free_impl(p, "cfree") }
-}
-
-/// `free(3)`: NULL is a no-op; an invalid pointer or a double free aborts
-/// with a message on stderr.
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn goheap_free(p: *mut c_void) {
-    // SAFETY: same contract as this C entry point.
-    unsafe { free_impl(p, "goheap_free") }
-}
-
-/// `realloc(3)` with glibc semantics: NULL allocates, size 0 frees and
-/// returns NULL, failure returns NULL + ENOMEM and keeps the old block.
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
-    // SAFETY: same contract as this C entry point.
-    unsafe { realloc_impl(p, size, "realloc") }
-}
-
-/// `realloc(3)` with glibc semantics: NULL allocates, size 0 frees and
-/// returns NULL, failure returns NULL + ENOMEM and keeps the old block.
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn __libc_realloc(p: *mut c_void, size: usize) -> *mut c_void {
-    // SAFETY: same contract as this C entry point.
-    unsafe { realloc_impl(p, size, "__libc_realloc") }
-}
-
-/// `realloc(3)` with glibc semantics: NULL allocates, size 0 frees and
-/// returns NULL, failure returns NULL + ENOMEM and keeps the old block.
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn goheap_realloc(p: *mut c_void, size: usize) -> *mut c_void {
-    // SAFETY: same contract as this C entry point.
-    unsafe { realloc_impl(p, size, "goheap_realloc") }
-}
-
-/// `reallocarray(3)`: `realloc(p, n * size)`; overflow gives NULL + ENOMEM.
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
-    // SAFETY: same contract as this C entry point.
-    unsafe { reallocarray_impl(p, n, size, "reallocarray") }
-}
-
-/// `reallocarray(3)`: `realloc(p, n * size)`; overflow gives NULL + ENOMEM.
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn goheap_reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
-    // SAFETY: same contract as this C entry point.
-    unsafe { reallocarray_impl(p, n, size, "goheap_reallocarray") }
-}
-
-/// `malloc_usable_size(3)`: bytes usable at `p` (0 for NULL).
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
-    // SAFETY: same contract as this C entry point.
-    unsafe { usable_size_impl(p, "malloc_usable_size") }
-}
-
-/// `malloc_usable_size(3)`: bytes usable at `p` (0 for NULL).
-///
-/// # Safety
-/// Pointer arguments must be NULL or live blocks from goheap.
-#[no_mangle]
-pub unsafe extern "C" fn goheap_malloc_usable_size(p: *mut c_void) -> usize {
-    // SAFETY: same contract as this C entry point.
-    unsafe { usable_size_impl(p, "goheap_malloc_usable_size") }
-}
-
-/// `posix_memalign(3)`: returns 0, EINVAL or ENOMEM; errno is not modified.
-///
-/// # Safety
-/// `memptr` must be valid for writing a pointer.
-#[no_mangle]
-pub unsafe extern "C" fn posix_memalign(
-    memptr: *mut *mut c_void,
-    align: usize,
-    size: usize,
-) -> c_int {
-    // SAFETY: same contract.
-    unsafe { posix_memalign_impl(memptr, align, size) }
-}
-
-/// `goheap_posix_memalign`: same as `posix_memalign`.
-///
-/// # Safety
-/// `memptr` must be valid for writing a pointer.
-#[no_mangle]
-pub unsafe extern "C" fn goheap_posix_memalign(
-    memptr: *mut *mut c_void,
-    align: usize,
-    size: usize,
-) -> c_int {
-    // SAFETY: same contract.
-    unsafe { posix_memalign_impl(memptr, align, size) }
+c_entry! {
+    /// `posix_memalign(3)`: returns 0, EINVAL or ENOMEM; errno is not modified.
+    /// `memptr` must be valid for writing a pointer.
+    [posix_memalign, goheap_posix_memalign] unsafe fn(memptr: *mut *mut c_void, align: usize, size: usize) -> c_int = posix_memalign_impl
 }
 
 // ---------------------------------------------------------------------------
