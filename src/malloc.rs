@@ -66,7 +66,12 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         // A multiple of 16 stays within MAX_SMALL_SIZE when rounded up.
         let rounded = (size + align - 1) & !(align - 1);
         let spc = SpanClass::noscan(size_to_class(rounded));
-        return with_cache(|c| c.alloc(spc));
+        let c = mcache::current();
+        if !c.is_null() {
+            // SAFETY: this thread's own live cache; nothing else uses it now.
+            return unsafe { (*c).alloc(spc) };
+        }
+        return alloc_new_cache(spc);
     }
     alloc_slow(size, align)
 }
@@ -78,6 +83,12 @@ pub fn alloc_maybe_tiny(size: usize, align: usize) -> *mut u8 {
         return with_cache(|c| c.alloc_tiny(size, align));
     }
     alloc(size, align)
+}
+
+#[cold]
+#[inline(never)]
+fn alloc_new_cache(spc: SpanClass) -> *mut u8 {
+    with_new_cache(move |c| c.alloc(spc))
 }
 
 #[inline(never)]
@@ -210,8 +221,15 @@ pub unsafe fn free(p: *mut u8, op: &'static str) {
             // when it carries marks.
             && !(has_free_mark(spc) && unsafe { FreeObject::is_marked(p.cast()) })
         {
-            // SAFETY: p is an in-use object of spc that the caller gives up.
-            if with_cache(|c| unsafe { c.free(spc, p) }) {
+            let c = mcache::current();
+            let flushed = if c.is_null() {
+                free_new_cache(spc, p)
+            } else {
+                // SAFETY: p is an in-use object of spc that the caller gives
+                // up; c is this thread's own live cache.
+                unsafe { (*c).free(spc, p) }
+            };
+            if flushed {
                 scavenger::ensure_started();
             }
             return;
@@ -222,6 +240,13 @@ pub unsafe fn free(p: *mut u8, op: &'static str) {
         }
     }
     free_slow(p, op);
+}
+
+#[cold]
+#[inline(never)]
+fn free_new_cache(spc: SpanClass, p: *mut u8) -> bool {
+    // SAFETY: p is an in-use object of spc that the caller gives up.
+    with_new_cache(move |c| unsafe { c.free(spc, p) })
 }
 
 /// Large objects and bad pointers.

@@ -315,6 +315,17 @@ static CACHEALLOC: Mutex<FixAlloc<MCache>> = Mutex::new(FixAlloc::new());
 static ORPHAN: Mutex<MCache> = Mutex::new(MCache::new());
 static KEY: Mutex<Option<libc::pthread_key_t>> = Mutex::new(None);
 
+/// This thread's cache, or null if it has none (yet, or any more).
+#[inline(always)]
+pub fn current() -> *mut MCache {
+    let c = os::thread_word::get() as *mut MCache;
+    if c as usize > DEAD {
+        c
+    } else {
+        ptr::null_mut()
+    }
+}
+
 /// Runs `f` on this thread's cache if it has one.
 #[inline(always)]
 pub fn with_current<R>(f: impl FnOnce(&mut MCache) -> R) -> Option<R> {
