@@ -39,8 +39,10 @@ use core::sync::atomic::{AtomicBool, Ordering};
 /// Runs `f` on this thread's mcache, creating it on first use.
 #[inline(always)]
 fn with_cache<R>(f: impl FnOnce(&mut MCache) -> R + Copy) -> R {
-    match mcache::with_current(f) {
-        Some(r) => r,
+    match mcache::current() {
+        // SAFETY: this thread's own live cache; allocator code never calls
+        // `with_cache` inside `f`, so this is the only reference to it.
+        Some(mut c) => f(unsafe { c.as_mut() }),
         None => with_new_cache(f),
     }
 }
@@ -66,12 +68,7 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         // A multiple of 16 stays within MAX_SMALL_SIZE when rounded up.
         let rounded = (size + align - 1) & !(align - 1);
         let spc = SpanClass::noscan(size_to_class(rounded));
-        let c = mcache::current();
-        if !c.is_null() {
-            // SAFETY: this thread's own live cache; nothing else uses it now.
-            return unsafe { (*c).alloc(spc) };
-        }
-        return alloc_new_cache(spc);
+        return with_cache(|c| c.alloc(spc));
     }
     alloc_slow(size, align)
 }
@@ -83,12 +80,6 @@ pub fn alloc_maybe_tiny(size: usize, align: usize) -> *mut u8 {
         return with_cache(|c| c.alloc_tiny(size, align));
     }
     alloc(size, align)
-}
-
-#[cold]
-#[inline(never)]
-fn alloc_new_cache(spc: SpanClass) -> *mut u8 {
-    with_new_cache(move |c| c.alloc(spc))
 }
 
 #[inline(never)]
@@ -214,39 +205,25 @@ pub unsafe fn free(p: *mut u8, op: &'static str) {
     let addr = p as usize;
     if let Some(span) = arena::span_of(addr) {
         let spc = span.spanclass;
+        // Spans not in use have class NONE: no need to check their state.
         if spc.is_small_noscan()
-            && span.state() == SpanState::InUse
             && span.object_index(addr).is_some()
             // SAFETY: p starts a carved object of spc, of 16 bytes or more
             // when it carries marks.
             && !(has_free_mark(spc) && unsafe { FreeObject::is_marked(p.cast()) })
         {
-            let c = mcache::current();
-            let flushed = if c.is_null() {
-                free_new_cache(spc, p)
-            } else {
-                // SAFETY: p is an in-use object of spc that the caller gives
-                // up; c is this thread's own live cache.
-                unsafe { (*c).free(spc, p) }
-            };
-            if flushed {
+            // SAFETY: p is an in-use object of spc that the caller gives up.
+            if with_cache(|c| unsafe { c.free(spc, p) }) {
                 scavenger::ensure_started();
             }
             return;
         }
-        if spc == SpanClass::TINY && span.state() == SpanState::InUse {
+        if spc == SpanClass::TINY {
             free_tiny(span, addr, op);
             return;
         }
     }
     free_slow(p, op);
-}
-
-#[cold]
-#[inline(never)]
-fn free_new_cache(spc: SpanClass, p: *mut u8) -> bool {
-    // SAFETY: p is an in-use object of spc that the caller gives up.
-    with_new_cache(move |c| unsafe { c.free(spc, p) })
 }
 
 /// Large objects and bad pointers.

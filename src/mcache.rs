@@ -315,25 +315,14 @@ static CACHEALLOC: Mutex<FixAlloc<MCache>> = Mutex::new(FixAlloc::new());
 static ORPHAN: Mutex<MCache> = Mutex::new(MCache::new());
 static KEY: Mutex<Option<libc::pthread_key_t>> = Mutex::new(None);
 
-/// This thread's cache, or null if it has none (yet, or any more).
+/// This thread's cache, or `None` if it has none (yet, or any more).
 #[inline(always)]
-pub fn current() -> *mut MCache {
-    let c = os::thread_word::get() as *mut MCache;
-    if c as usize > DEAD {
-        c
-    } else {
-        ptr::null_mut()
-    }
-}
-
-/// Runs `f` on this thread's cache if it has one.
-#[inline(always)]
-pub fn with_current<R>(f: impl FnOnce(&mut MCache) -> R) -> Option<R> {
-    let c = os::thread_word::get() as *mut MCache;
-    if c as usize > DEAD {
-        // SAFETY: the pointer is this thread's own live cache, and allocator
-        // code never runs `with_current` inside `f`.
-        Some(f(unsafe { &mut *c }))
+pub fn current() -> Option<ptr::NonNull<MCache>> {
+    let c = os::thread_word::get();
+    // The thread word holds a cache pointer, 0 (none yet) or DEAD.
+    if c > DEAD {
+        // SAFETY: c > 1, so not null.
+        Some(unsafe { ptr::NonNull::new_unchecked(c as *mut MCache) })
     } else {
         None
     }

@@ -210,6 +210,7 @@ impl MHeap {
             self.stats.large_inuse -= span.npages * PAGE_SIZE;
         }
         arena::set_page_in_use(span.base, false);
+        span.spanclass = SpanClass::NONE;
         if !span.tiny_counts.is_null() {
             // SAFETY: the counters came from tinyalloc and die with the span.
             unsafe {

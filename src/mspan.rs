@@ -51,6 +51,10 @@ pub const NUM_SPAN_CLASSES: usize = NUM_SIZE_CLASSES * 2 + 1;
 impl SpanClass {
     /// Large objects (size class 0).
     pub const LARGE: SpanClass = SpanClass::noscan(0);
+    /// The class of spans not in use (size class 0 with pointers, which
+    /// explicit allocation never uses): no free fast path accepts it, so
+    /// `free` need not check the span's state before trusting its class.
+    pub const NONE: SpanClass = SpanClass(0);
     /// Tiny blocks (16 bytes, with per-block counters).
     pub const TINY: SpanClass = SpanClass((NUM_SPAN_CLASSES - 1) as u8);
 
@@ -121,12 +125,24 @@ impl FreeObject {
 
     /// Whether `p` carries the free mark: freeing it again is a double free.
     ///
+    /// It first compares one byte of the mark, and the whole word only if
+    /// that byte matches (1 in 256 live objects). A one-byte load can always
+    /// be forwarded from a store still in flight, while a word load that
+    /// overlaps a narrower store the program just made (a program writing
+    /// the last byte of a 16-byte object, then freeing it) would wait for
+    /// that store to reach the cache.
+    ///
     /// # Safety
     /// `p` points to an object of at least 16 bytes.
     #[inline(always)]
     pub unsafe fn is_marked(p: *mut FreeObject) -> bool {
-        // SAFETY: forwarded contract.
-        unsafe { (*p).mark == p as usize ^ FREE_MARK_KEY }
+        let mark = p as usize ^ FREE_MARK_KEY;
+        // SAFETY: forwarded contract: bytes 8..16 of the object are ours to
+        // read; the first byte of `mark` in memory is its first native byte.
+        unsafe {
+            let first = *core::ptr::addr_of!((*p).mark).cast::<u8>();
+            first == mark.to_ne_bytes()[0] && (*p).mark == mark
+        }
     }
 }
 
@@ -270,7 +286,7 @@ impl MSpan {
             base,
             npages,
             state: AtomicU8::new(SpanState::Dead as u8),
-            spanclass: SpanClass::LARGE,
+            spanclass: SpanClass::NONE,
             needzero: false,
             elemsize: 0,
             divmul: 0,
