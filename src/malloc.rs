@@ -239,6 +239,11 @@ fn free_slow(p: *mut u8, op: &'static str) {
 /// Frees the tiny piece at `addr` of tiny span `span`.
 #[inline(always)]
 fn free_tiny(span: &MSpan, addr: usize, op: &'static str) {
+    // A piece of this thread's current block needs no checks: the block is
+    // live and this thread owns its count.
+    if with_cache(|c| c.free_tiny_if_current(addr & !(TINY_SIZE - 1))) {
+        return;
+    }
     let block = tiny_block(span, addr, op);
     // SAFETY: block is a carved 16-byte tiny block.
     if unsafe { FreeObject::is_marked(block as *mut FreeObject) } {

@@ -250,14 +250,25 @@ impl MCache {
         self.tiny = 0;
     }
 
+    /// Frees a piece of `block` if that is this cache's current tiny block;
+    /// returns whether it was.
+    #[inline(always)]
+    pub fn free_tiny_if_current(&mut self, block: usize) -> bool {
+        if block != self.tiny {
+            return false;
+        }
+        self.free_tiny_local();
+        true
+    }
+
     /// Frees the tiny piece at `p` in block `block`. Returns false if the
     /// block's counter shows more frees than pieces (a double free).
     ///
     /// # Safety
     /// `block` is a tiny block handed out by a cache and `p` a piece of it.
     pub unsafe fn free_tiny(&mut self, block: usize) -> bool {
-        if block == self.tiny {
-            return self.free_tiny_local();
+        if self.free_tiny_if_current(block) {
+            return true;
         }
         let prev = tiny_count(block).fetch_sub(1, Ordering::AcqRel);
         if prev == 1 {
@@ -270,14 +281,13 @@ impl MCache {
     /// Frees a piece of this cache's current block: counted locally, with
     /// no atomic. Once every piece handed out is back (none can then be
     /// outstanding on another thread), the block starts over empty.
-    fn free_tiny_local(&mut self) -> bool {
+    fn free_tiny_local(&mut self) {
         self.tiny_local_frees += 1;
         if self.tiny_local_frees == self.tiny_allocs {
             self.tiny_offset = 0;
             self.tiny_allocs = 0;
             self.tiny_local_frees = 0;
         }
-        true
     }
 
     /// Hands everything back to the centrals (thread exit, `release()`).
