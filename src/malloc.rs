@@ -100,10 +100,20 @@ fn alloc_large(size: usize, align: usize, zero: bool) -> *mut u8 {
     else {
         return ptr::null_mut();
     };
+    let npages = npages.max(1);
     let align_pages = align.div_ceil(PAGE_SIZE);
+    if align_pages <= 1 {
+        if let Some(s) = with_cache(|c| c.alloc_large(npages)) {
+            if zero {
+                // SAFETY: the span's pages are mapped and ours.
+                unsafe { ptr::write_bytes(s.base as *mut u8, 0, size) };
+            }
+            return s.base as *mut u8;
+        }
+    }
     let Some(s) = HEAP
         .lock()
-        .alloc_span(npages.max(1), align_pages, SpanClass::LARGE)
+        .alloc_span(npages, align_pages, SpanClass::LARGE)
     else {
         return ptr::null_mut();
     };
@@ -256,9 +266,10 @@ fn free_tiny(span: &MSpan, addr: usize, op: &'static str) {
 }
 
 #[inline(never)]
-fn free_large(span: &MSpan) {
-    HEAP.lock().free_span(span as *const MSpan as *mut MSpan);
-    scavenger::ensure_started();
+fn free_large(span: &'static MSpan) {
+    if with_cache(|c| c.free_large(span)) {
+        scavenger::ensure_started();
+    }
 }
 
 /// Bytes usable at `p`.

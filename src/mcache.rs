@@ -18,6 +18,12 @@
 //! destructors run later) goes through `ORPHAN`, one shared cache under a
 //! lock, as does a thread whose cache could not be created.
 //!
+//! A cache also keeps the last few large spans (up to 1 MiB) its thread
+//! freed, for the thread's next large allocation of the same size: a
+//! program that allocates and frees a big buffer in a loop then skips the
+//! heap lock. Such a span stays in use for the heap, with its object marked
+//! not handed out, so a second free of it is caught.
+//!
 //! Caches also shrink while their thread runs: once per scavenger tick
 //! (`scavenger::TICKS`), the next refill or flush gives half of every list back.
 //! A thread that stops allocating altogether keeps its bounded lists until
@@ -40,10 +46,11 @@ use crate::arena;
 use crate::fixalloc::FixAlloc;
 use crate::lock::Mutex;
 use crate::mcentral::central;
-use crate::mspan::{has_free_mark, FreeObject, ObjList, SpanClass, NUM_SPAN_CLASSES};
+use crate::mheap::HEAP;
+use crate::mspan::{has_free_mark, FreeObject, MSpan, ObjList, SpanClass, NUM_SPAN_CLASSES};
 use crate::os;
 use crate::scavenger;
-use crate::sizeclasses::{class_size, TINY_SIZE};
+use crate::sizeclasses::{class_size, PAGE_SIZE, TINY_SIZE};
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -83,6 +90,10 @@ const fn cache_lists() -> [ObjList; NUM_SPAN_CLASSES] {
     lists
 }
 
+/// Large spans a cache keeps, and the largest it keeps (in pages).
+const LARGE_CACHE_SLOTS: usize = 4;
+const LARGE_CACHE_MAX_PAGES: usize = (1 << 20) / PAGE_SIZE;
+
 /// Counter value of a block that is some cache's current tiny block.
 const TINY_PRECHARGE: u8 = 128;
 
@@ -95,6 +106,9 @@ pub struct MCache {
     tiny_local_frees: u8,
     tiny_count: *const AtomicU8,
     trim_epoch: u32,
+    /// Large spans this thread freed, kept for its next large allocation of
+    /// the same size (see `alloc_large`).
+    large: [*mut MSpan; LARGE_CACHE_SLOTS],
 }
 
 // SAFETY: an mcache only holds pointers to free heap objects; whoever holds
@@ -111,6 +125,7 @@ impl MCache {
             tiny_local_frees: 0,
             tiny_count: ptr::null(),
             trim_epoch: 0,
+            large: [ptr::null_mut(); LARGE_CACHE_SLOTS],
         }
     }
 
@@ -182,6 +197,7 @@ impl MCache {
             return;
         }
         self.trim_epoch = epoch;
+        self.release_large();
         for i in 0..NUM_SPAN_CLASSES {
             let half = self.lists[i].len / 2;
             if half > 0 {
@@ -290,8 +306,54 @@ impl MCache {
         }
     }
 
+    /// Takes a cached large span of exactly `npages` pages, if there is one.
+    /// Its memory is not zeroed.
+    pub fn alloc_large(&mut self, npages: usize) -> Option<&'static MSpan> {
+        for slot in self.large.iter_mut() {
+            // SAFETY: cached spans are in-use large spans owned by this cache.
+            if let Some(span) = unsafe { slot.as_ref() } {
+                if span.npages == npages {
+                    *slot = ptr::null_mut();
+                    span.set_large_handed_out(true);
+                    return Some(span);
+                }
+            }
+        }
+        None
+    }
+
+    /// Keeps the freed large span `s` for reuse if it is small enough,
+    /// handing back to the heap whatever it displaces. Returns whether the
+    /// heap got a span back.
+    pub fn free_large(&mut self, s: &'static MSpan) -> bool {
+        if s.npages > LARGE_CACHE_MAX_PAGES {
+            HEAP.lock().free_span(s as *const MSpan as *mut MSpan);
+            return true;
+        }
+        s.set_large_handed_out(false);
+        let victim = self.large[LARGE_CACHE_SLOTS - 1];
+        self.large.copy_within(..LARGE_CACHE_SLOTS - 1, 1);
+        self.large[0] = s as *const MSpan as *mut MSpan;
+        if victim.is_null() {
+            return false;
+        }
+        HEAP.lock().free_span(victim);
+        true
+    }
+
+    /// Gives every cached large span back to the heap.
+    fn release_large(&mut self) {
+        for slot in self.large.iter_mut() {
+            if !slot.is_null() {
+                HEAP.lock().free_span(*slot);
+                *slot = ptr::null_mut();
+            }
+        }
+    }
+
     /// Hands everything back to the centrals (thread exit, `release()`).
     pub fn release_all(&mut self) {
+        self.release_large();
         self.retire_tiny();
         for i in 0..NUM_SPAN_CLASSES {
             let list = self.lists[i].take_all();
@@ -482,6 +544,37 @@ mod tests {
             assert!(c.free_tiny(a & !15));
             assert!(c.free_tiny(a & !15));
         }
+        c.release_all();
+    }
+
+    #[test]
+    fn freed_large_spans_are_reused_by_size_and_rejected_while_cached() {
+        let mut c = MCache::new();
+        let span = |n| {
+            let s = HEAP.lock().alloc_span(n, 1, SpanClass::LARGE).unwrap();
+            // SAFETY: a fresh in-use span record.
+            unsafe { &*s.as_ptr() }
+        };
+        let a = span(4);
+        let big = span(LARGE_CACHE_MAX_PAGES + 1);
+        assert_eq!(a.object_index(a.base), Some(0));
+        assert!(!c.free_large(a), "kept, nothing displaced");
+        assert_eq!(a.object_index(a.base), None, "a second free is caught");
+        assert!(c.free_large(big), "too big to keep: back to the heap");
+        assert!(c.alloc_large(5).is_none());
+        let again = c.alloc_large(4).unwrap();
+        assert!(ptr::eq(again, a));
+        assert_eq!(a.object_index(a.base), Some(0));
+        let spans: Vec<_> = (0..LARGE_CACHE_SLOTS + 1).map(|_| span(2)).collect();
+        let displaced: Vec<bool> = spans.iter().map(|s| c.free_large(s)).collect();
+        assert_eq!(
+            displaced.iter().filter(|&&d| d).count(),
+            1,
+            "one slot too few"
+        );
+        c.release_all();
+        assert!(c.alloc_large(2).is_none(), "released to the heap");
+        c.free_large(a);
         c.release_all();
     }
 

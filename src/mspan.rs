@@ -350,6 +350,13 @@ impl MSpan {
         (idx.wrapping_mul(self.elemsize) == off && idx < carved).then_some(idx)
     }
 
+    /// Marks a large span's object as handed out (`true`) or as sitting in
+    /// a thread's large-span cache (`false`): then `object_index` rejects
+    /// it, so freeing it again is caught as an invalid pointer.
+    pub fn set_large_handed_out(&self, handed_out: bool) {
+        self.freeindex.store(handed_out as u32, Ordering::Relaxed);
+    }
+
     pub fn is_full(&self) -> bool {
         self.alloc_count == self.nelems
     }
