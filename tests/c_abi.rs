@@ -105,10 +105,15 @@ fn cxx_threads_static_and_preload() {
 #[test]
 fn header_from_cxx() {
     let exe = compile("header.cpp", Link::Static);
-    let (cmd, out) = run(Command::new(&exe));
+    assert_runs_and_prints(&exe, "header.cpp: GOHEAP_VERSION 0.1.0, ok");
+}
+
+/// Runs `exe` and checks that it exits 0 and prints `text`.
+fn assert_runs_and_prints(exe: &std::path::Path, text: &str) {
+    let (cmd, out) = run(Command::new(exe));
     assert!(out.status.success(), "{}", describe(&cmd, &out));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("header.cpp: GOHEAP_VERSION 0.1.0, ok"),
+        String::from_utf8_lossy(&out.stdout).contains(text),
         "{}",
         describe(&cmd, &out)
     );
@@ -292,13 +297,7 @@ fn rust_program_links_static_lib() {
         "a Rust program cannot link libgoheap.a:\n{}",
         describe(&cmd, &out)
     );
-    let (cmd, out) = run(Command::new(&exe));
-    assert!(out.status.success(), "{}", describe(&cmd, &out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("rust_static: ok"),
-        "{}",
-        describe(&cmd, &out)
-    );
+    assert_runs_and_prints(&exe, "rust_static: ok");
 }
 
 #[test]
