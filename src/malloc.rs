@@ -6,10 +6,11 @@
 //!   alignment, one table lookup, one list pop. Larger
 //!   alignments (up to a page) pick the first class whose size is a multiple
 //!   of the alignment: objects of such a class are aligned to it.
-//! - **Large** objects get a span of their own straight from the heap,
-//!   aligned to the request's alignment when that exceeds a page. Their
-//!   memory is zeroed only when `arena::alloc_needs_zero` says it may be
-//!   dirty.
+//! - **Large** objects get a span of their own: one of the last few the
+//!   thread freed, if one has the same size (`mcache.rs`), or else straight
+//!   from the heap, aligned to the request's alignment when that exceeds a
+//!   page. `alloc_zeroed` zeroes heap spans only when they may hold old data
+//!   (never used, or released to the OS, means zero).
 //! - **Tiny** requests (Rust layouts under 16 bytes with alignment under 8)
 //!   share 16-byte blocks (`mcache.rs`). The C ABI never asks for them.
 //!
