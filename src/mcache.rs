@@ -62,16 +62,17 @@ const fn batch_table() -> [u32; NUM_SPAN_CLASSES] {
     let mut i = 0;
     while i < NUM_SPAN_CLASSES {
         let size = class_size(SpanClass(i as u8).sizeclass());
-        t[i] = if size == 0 {
-            0
-        } else {
-            let n = (64 << 10) / size;
-            if n < 4 {
-                4
-            } else if n > 64 {
-                64
-            } else {
-                n as u32
+        // Large objects (size 0) have no batch.
+        t[i] = match (64usize << 10).checked_div(size) {
+            None => 0,
+            Some(n) => {
+                (if n < 4 {
+                    4
+                } else if n > 64 {
+                    64
+                } else {
+                    n
+                }) as u32
             }
         };
         i += 1;
