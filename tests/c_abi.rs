@@ -108,9 +108,14 @@ fn header_from_cxx() {
     assert_runs_and_prints(&exe, "header.cpp: GOHEAP_VERSION 0.1.0, ok");
 }
 
-/// Runs `exe` and checks that it exits 0 and prints `text`.
+/// Runs `exe` (without LD_PRELOAD) and checks that it exits 0 and prints
+/// `text`.
 fn assert_runs_and_prints(exe: &std::path::Path, text: &str) {
-    let (cmd, out) = run(Command::new(exe));
+    let (cmd, out) = run({
+        let mut c = Command::new(exe);
+        c.env_remove("LD_PRELOAD");
+        c
+    });
     assert!(out.status.success(), "{}", describe(&cmd, &out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(text),
@@ -369,17 +374,7 @@ fn install_and_pkg_config() {
         c
     });
     assert!(out.status.success(), "{}", describe(&cmd, &out));
-    let (cmd, out) = run({
-        let mut c = Command::new(&exe_dyn);
-        c.env_remove("LD_PRELOAD");
-        c
-    });
-    assert!(out.status.success(), "{}", describe(&cmd, &out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("hello: allocator goheap"),
-        "{}",
-        describe(&cmd, &out)
-    );
+    assert_runs_and_prints(&exe_dyn, "hello: allocator goheap");
 
     // Statically linked through goheap-static.pc.
     let exe_static = prefix.join("hello-static");
@@ -400,15 +395,5 @@ fn install_and_pkg_config() {
         c
     });
     assert!(out.status.success(), "{}", describe(&cmd, &out));
-    let (cmd, out) = run({
-        let mut c = Command::new(&exe_static);
-        c.env_remove("LD_PRELOAD");
-        c
-    });
-    assert!(out.status.success(), "{}", describe(&cmd, &out));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("hello: allocator goheap"),
-        "{}",
-        describe(&cmd, &out)
-    );
+    assert_runs_and_prints(&exe_static, "hello: allocator goheap");
 }
