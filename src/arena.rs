@@ -170,15 +170,23 @@ fn released_bit(p: usize) -> (&'static mut u64, u64) {
     (unsafe { &mut (*a).released[i / 64] }, 1 << (i % 64))
 }
 
-/// Marks the pages of `[base, base + npages·PAGE)` released, calling
-/// `release(start, bytes)` once for each run of pages that were not released
-/// yet. Returns the number of pages newly released. Called under the heap
-/// lock.
-pub fn release_pages(base: usize, npages: usize, mut release: impl FnMut(usize, usize)) -> usize {
+/// Marks the pages of `[base, base + npages·PAGE)` released, at most
+/// `max_new` of those not released yet, calling `release(start, bytes)` once
+/// for each run of them. Returns the number of pages newly released. Called
+/// under the heap lock.
+pub fn release_pages(
+    base: usize,
+    npages: usize,
+    max_new: usize,
+    mut release: impl FnMut(usize, usize),
+) -> usize {
     let mut run_start = 0;
     let mut run_len = 0;
     let mut newly = 0;
     for i in 0..npages {
+        if newly == max_new {
+            break;
+        }
         let p = base + i * PAGE_SIZE;
         let (word, bit) = released_bit(p);
         if *word & bit == 0 {
@@ -275,19 +283,21 @@ mod tests {
     fn released_pages_are_counted_once_in_runs() {
         let (base, _) = reserve(0, 1).unwrap();
         let mut runs = Vec::new();
-        assert_eq!(
-            release_pages(base + PAGE_SIZE, 2, |s, n| runs.push((s, n))),
-            2
-        );
-        assert_eq!(runs, vec![(base + PAGE_SIZE, 2 * PAGE_SIZE)]);
-        runs.clear();
-        assert_eq!(release_pages(base, 5, |s, n| runs.push((s, n))), 3);
-        assert_eq!(
-            runs,
-            vec![(base, PAGE_SIZE), (base + 3 * PAGE_SIZE, 2 * PAGE_SIZE)]
-        );
-        assert_eq!(reuse_pages(base + 2 * PAGE_SIZE, 4), 3);
-        assert_eq!(reuse_pages(base, 6), 2);
-        assert_eq!(reuse_pages(base, 6), 0);
+        let mut record = |s, n| runs.push((s, n));
+        let all = usize::MAX;
+        assert_eq!(release_pages(base + PAGE_SIZE, 2, all, &mut record), 2);
+        assert_eq!(release_pages(base, 5, all, &mut record), 3);
+        assert_eq!(release_pages(base, 9, 2, &mut record), 2, "budget");
+        let page = |i: usize| base + i * PAGE_SIZE;
+        let want = vec![
+            (page(1), 2 * PAGE_SIZE),
+            (page(0), PAGE_SIZE),
+            (page(3), 2 * PAGE_SIZE),
+            (page(5), 2 * PAGE_SIZE),
+        ];
+        assert_eq!(runs, want);
+        assert_eq!(reuse_pages(page(2), 4), 4);
+        assert_eq!(reuse_pages(base, 7), 3);
+        assert_eq!(reuse_pages(base, 7), 0);
     }
 }

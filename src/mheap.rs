@@ -456,7 +456,8 @@ impl MHeap {
             if freed_by.is_some_and(|g| span.free_gen.wrapping_sub(g) as i32 > 0) {
                 continue;
             }
-            let pages = arena::release_pages(span.base, span.npages, |p, n| {
+            let budget = (max_bytes - released).div_ceil(PAGE_SIZE);
+            let pages = arena::release_pages(span.base, span.npages, budget, |p, n| {
                 os::sys_unused(p as *mut u8, n);
             });
             released += pages * PAGE_SIZE;
