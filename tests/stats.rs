@@ -30,10 +30,12 @@ fn stats_follow_allocations_and_release_returns_pages() {
     assert!(during.metadata_sys > 0 && during.arenas >= 1);
     drop(blocks);
     drop(big);
+    // The other test calls release() too, and may get to these pages first:
+    // check what is released, not who released it.
     let released = goheap::release();
     let after = goheap::stats();
-    assert!(released >= 16 * (3 << 20), "released only {released} bytes");
-    assert!(after.heap_released >= 16 * (3 << 20));
+    assert!(after.heap_released >= 16 * (3 << 20), "{after:?}");
+    assert!(after.heap_released >= released as u64);
     assert!(after.heap_released <= after.heap_idle);
     assert!(after.frees >= during.frees + 16);
 }
