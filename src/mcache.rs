@@ -12,8 +12,11 @@
 //! objects through the central lists instead of growing the heap.
 //!
 //! The cache lives in a thread-local pointer. It is created on the thread's
-//! first allocation (records come from `CACHEALLOC`, a fixalloc) and a
-//! `pthread` key destructor flushes it back at thread exit. After that the
+//! first allocation (records come from `CACHEALLOC`, a fixalloc). At thread
+//! exit a `pthread` key destructor parks it, contents and all, in a small
+//! pool (`PARKED`) that the next new threads take their caches from; the
+//! scavenger empties parked caches every tick, and a cache that finds the
+//! pool full is flushed and freed. After that the
 //! thread is marked dead and whatever it still allocates or frees (other
 //! destructors run later) goes through `ORPHAN`, one shared cache under a
 //! lock, as does a thread whose cache could not be created.
@@ -25,7 +28,7 @@
 //! not handed out, so a second free of it is caught.
 //!
 //! Caches also shrink while their thread runs: once per scavenger tick
-//! (`scavenger::TICKS`), the next refill or flush gives half of every list back.
+//! (`mheap::GENERATION`), the next refill or flush gives half of every list back.
 //! A thread that stops allocating altogether keeps its bounded lists until
 //! it exits or calls `release()`.
 //!
@@ -46,10 +49,9 @@ use crate::arena;
 use crate::fixalloc::FixAlloc;
 use crate::lock::Mutex;
 use crate::mcentral::central;
-use crate::mheap::HEAP;
+use crate::mheap::{GENERATION, HEAP};
 use crate::mspan::{has_free_mark, FreeObject, MSpan, ObjList, SpanClass, NUM_SPAN_CLASSES};
 use crate::os;
-use crate::scavenger;
 use crate::sizeclasses::{class_size, PAGE_SIZE, TINY_SIZE};
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -189,11 +191,11 @@ impl MCache {
         self.trim_if_new_epoch();
     }
 
-    /// Once per scavenger tick (`scavenger::TICKS`), on its own slow path, the
+    /// Once per scavenger tick (`mheap::GENERATION`), on its own slow path, the
     /// cache gives half of every list back: objects a thread stopped using
     /// drain away instead of pinning their spans.
     fn trim_if_new_epoch(&mut self) {
-        let epoch = scavenger::TICKS.load(Ordering::Relaxed);
+        let epoch = GENERATION.load(Ordering::Relaxed);
         if epoch == self.trim_epoch {
             return;
         }
@@ -420,10 +422,14 @@ fn create_for_thread() -> *mut MCache {
     let Some(key) = thread_key() else {
         return ptr::null_mut();
     };
-    let Some(c) = CACHEALLOC.lock().alloc(MCache::new()) else {
-        return ptr::null_mut();
+    let parked = PARKED.lock().pop();
+    let c = match parked {
+        Some(c) => c,
+        None => match CACHEALLOC.lock().alloc(MCache::new()) {
+            Some(c) => c.as_ptr(),
+            None => return ptr::null_mut(),
+        },
     };
-    let c = c.as_ptr();
     os::thread_word::set(c as usize);
     // SAFETY: a valid key; setspecific may allocate (through this cache).
     unsafe { libc::pthread_setspecific(key, c.cast()) };
@@ -443,10 +449,14 @@ fn thread_key() -> Option<libc::pthread_key_t> {
     *key
 }
 
-/// The key destructor: flush the exiting thread's cache and free it.
+/// The key destructor: park the exiting thread's cache, contents and all,
+/// for the next new thread; if the pool is full, flush the cache and free it.
 unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
     let c = arg.cast::<MCache>();
     os::thread_word::set(DEAD);
+    if PARKED.lock().push(c) {
+        return;
+    }
     // SAFETY: arg is this thread's cache, which nothing uses any more.
     unsafe {
         (*c).release_all();
@@ -454,8 +464,55 @@ unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
     }
 }
 
+/// Caches of exited threads, kept with their contents for the next new
+/// threads: a program that keeps starting short-lived threads then skips
+/// refilling a cache and flushing it again each time. The pool is small and
+/// the scavenger empties its caches every tick, so nothing grows and idle
+/// memory still goes back.
+struct Parked {
+    caches: [*mut MCache; PARKED_MAX],
+    len: usize,
+}
+
+const PARKED_MAX: usize = 8;
+
+// SAFETY: parked caches belong to no thread; the PARKED lock guards them.
+unsafe impl Send for Parked {}
+
+impl Parked {
+    fn push(&mut self, c: *mut MCache) -> bool {
+        if self.len == PARKED_MAX {
+            return false;
+        }
+        self.caches[self.len] = c;
+        self.len += 1;
+        true
+    }
+
+    fn pop(&mut self) -> Option<*mut MCache> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.caches[self.len])
+    }
+}
+
+static PARKED: Mutex<Parked> = Mutex::new(Parked {
+    caches: [ptr::null_mut(); PARKED_MAX],
+    len: 0,
+});
+
+/// Gives everything parked caches hold back to the centrals (the
+/// scavenger's tick); the emptied caches stay parked for reuse.
+pub fn drain_parked() {
+    let parked = PARKED.lock();
+    for &c in &parked.caches[..parked.len] {
+        // SAFETY: a parked cache belongs to no thread; the lock is held.
+        unsafe { (*c).release_all() };
+    }
+}
+
 /// Takes the caches' locks across `fork()` (see `lock.rs`).
 pub fn lock_for_fork() {
+    PARKED.lock_for_fork();
     KEY.lock_for_fork();
     ORPHAN.lock_for_fork();
     CACHEALLOC.lock_for_fork();
@@ -469,6 +526,7 @@ pub unsafe fn unlock_after_fork() {
         CACHEALLOC.unlock_after_fork();
         ORPHAN.unlock_after_fork();
         KEY.unlock_after_fork();
+        PARKED.unlock_after_fork();
     }
 }
 
@@ -577,6 +635,35 @@ mod tests {
         assert!(c.alloc_large(2).is_none(), "released to the heap");
         c.free_large(a);
         c.release_all();
+    }
+
+    /// An exited thread's cache waits in the pool with its contents, the
+    /// pool never grows past its bound, and a drain empties what it holds.
+    #[test]
+    fn exited_threads_park_their_caches_and_the_scavenger_drains_them() {
+        let spc = SpanClass::noscan(size_to_class(3000));
+        for _ in 0..2 * PARKED_MAX {
+            std::thread::spawn(move || {
+                let c = create_for_thread();
+                assert!(!c.is_null());
+                // SAFETY: this thread's own cache; p is an object of spc.
+                unsafe {
+                    let p = (*c).alloc(spc);
+                    (*c).free(spc, p);
+                }
+            })
+            .join()
+            .unwrap();
+        }
+        let parked = PARKED.lock().len;
+        assert!((1..=PARKED_MAX).contains(&parked), "{parked} parked");
+        drain_parked();
+        let pool = PARKED.lock();
+        for &c in &pool.caches[..pool.len] {
+            // SAFETY: parked caches belong to no thread; the lock is held.
+            let cached: u32 = unsafe { (*c).lists.iter().map(|l| l.len).sum() };
+            assert_eq!(cached, 0, "a drained cache holds nothing");
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@ use crate::mspan::{MSpan, MSpanList, SpanClass, SpanState, TinyCounts};
 use crate::os;
 use crate::sizeclasses::PAGE_SIZE;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::AtomicU8;
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 const MAX_MHEAP_LIST: usize = 128;
 /// The heap maps reserved arena space in steps of this many bytes.
@@ -76,6 +76,10 @@ pub struct MHeap {
     /// The scavenger's generation: free spans remember when they were freed.
     gen: u32,
 }
+
+/// The current scavenger generation, readable without the heap lock
+/// (mcaches trim their lists when it moves).
+pub static GENERATION: AtomicU32 = AtomicU32::new(0);
 
 /// The heap (Go's `mheap_`).
 pub static HEAP: Mutex<MHeap> = Mutex::new(MHeap::new(0));
@@ -438,6 +442,7 @@ impl MHeap {
     /// Starts a new scavenger generation.
     pub fn advance_gen(&mut self) -> u32 {
         self.gen = self.gen.wrapping_add(1);
+        GENERATION.store(self.gen, Ordering::Relaxed);
         self.gen
     }
 

@@ -17,14 +17,18 @@
 //! memory it keeps exceeds its goal (`mheap::grow`), and `release()` gives
 //! back everything free at once.
 //!
+//! Each wake also empties the caches of exited threads that wait for reuse
+//! (`mcache::drain_parked`): they are idle by definition.
+//!
 //! With `GOHEAP_DEBUG=scavtrace=1` every wake that released memory prints
 //! one line on stderr.
 
+use crate::mcache;
 use crate::mheap::HEAP;
 use crate::options;
 use crate::os;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 const TICK_NS: u64 = 1_000_000_000;
 const IDLE_GENS: u32 = 2;
@@ -33,9 +37,6 @@ const CHUNK: usize = 4 << 20;
 const MAX_SLEEP_NS: u64 = 4 * TICK_NS;
 
 static STARTED: AtomicBool = AtomicBool::new(false);
-
-/// Wakes so far; mcaches trim their lists when they see it move.
-pub static TICKS: AtomicU32 = AtomicU32::new(0);
 
 /// Starts the scavenger thread if it is not running. Call with no allocator
 /// lock held and no mcache borrowed: creating a thread may allocate.
@@ -75,7 +76,7 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
     loop {
         sleep(sleep_ns);
         let gen = HEAP.lock().advance_gen();
-        TICKS.fetch_add(1, Ordering::Relaxed);
+        mcache::drain_parked();
         let start = now_ns();
         let released = release_idle(gen.wrapping_sub(IDLE_GENS));
         let spent = now_ns().saturating_sub(start);
