@@ -221,10 +221,9 @@ pub fn reuse_pages(base: usize, npages: usize) -> usize {
     reused
 }
 
-/// Reserves at least `size` bytes of arena space, preferably at `hint`, and
-/// registers a `HeapArena` record for each arena in it. Returns the base and
-/// the size reserved (a multiple of 64 MiB), or `None` if the OS refuses.
-/// Called under the heap lock.
+/// Reserves at least `size` bytes of arena space, preferably at `hint`.
+/// Returns the base and the size reserved (a multiple of 64 MiB), or `None`
+/// if the OS refuses. Called under the heap lock.
 pub fn reserve(hint: usize, size: usize) -> Option<(usize, usize)> {
     let size = size.checked_next_multiple_of(HEAP_ARENA_BYTES)?;
     let base = os::sys_reserve_aligned(hint, size, HEAP_ARENA_BYTES)?.as_ptr() as usize;
@@ -232,13 +231,24 @@ pub fn reserve(hint: usize, size: usize) -> Option<(usize, usize)> {
         os::sys_free(base as *mut u8, size);
         return None;
     }
-    let mut a = base;
-    while a < base + size {
-        let rec = persistent_alloc(size_of::<HeapArena>(), align_of::<HeapArena>())?;
-        ARENAS[a >> LOG_HEAP_ARENA_BYTES].store(rec.as_ptr().cast(), Ordering::Release);
-        a += HEAP_ARENA_BYTES;
-    }
     Some((base, size))
+}
+
+/// Gives every arena that `[base, base + size)` touches a `HeapArena`
+/// record, if it has none yet. The heap calls it when it maps memory, so a
+/// reservation that is never used (a huge request the OS then refuses to
+/// back) costs no metadata. `None` if the OS refuses memory for a record.
+/// Called under the heap lock.
+pub fn register(base: usize, size: usize) -> Option<()> {
+    let first = base >> LOG_HEAP_ARENA_BYTES;
+    let last = (base + size - 1) >> LOG_HEAP_ARENA_BYTES;
+    for slot in &ARENAS[first..=last] {
+        if slot.load(Ordering::Acquire).is_null() {
+            let rec = persistent_alloc(size_of::<HeapArena>(), align_of::<HeapArena>())?;
+            slot.store(rec.as_ptr().cast(), Ordering::Release);
+        }
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -256,6 +266,7 @@ mod tests {
     #[test]
     fn reserved_arena_maps_pages_to_spans_and_tracks_zeroed_base() {
         let (base, size) = reserve(0, 1).unwrap();
+        register(base, size).unwrap();
         assert_eq!(size, HEAP_ARENA_BYTES);
         assert_eq!(base % HEAP_ARENA_BYTES, 0);
         let mut s = MSpan::new(base + PAGE_SIZE, 3);
@@ -281,7 +292,8 @@ mod tests {
 
     #[test]
     fn released_pages_are_counted_once_in_runs() {
-        let (base, _) = reserve(0, 1).unwrap();
+        let (base, size) = reserve(0, 1).unwrap();
+        register(base, size).unwrap();
         let mut runs = Vec::new();
         let mut record = |s, n| runs.push((s, n));
         let all = usize::MAX;

@@ -55,10 +55,11 @@ fn with_new_cache<R>(f: impl FnOnce(&mut MCache) -> R) -> R {
     mcache::with_new(f)
 }
 
-/// Whether a Rust layout goes to the tiny allocator (feature `tiny`).
+/// Whether a Rust layout goes to the tiny allocator (feature `tiny`): 1 to
+/// 15 bytes (size 0 gets a unique 16-byte object instead).
 #[inline(always)]
 pub fn is_tiny(size: usize, align: usize) -> bool {
-    cfg!(feature = "tiny") && size < TINY_SIZE && align < 8
+    cfg!(feature = "tiny") && size.wrapping_sub(1) < TINY_SIZE - 1 && align < 8
 }
 
 /// Allocates `size` bytes aligned to `align` (a power of two); null when out
@@ -273,7 +274,9 @@ fn free_large(span: &'static MSpan) {
     }
 }
 
-/// Bytes usable at `p`.
+/// Bytes usable at `p`. For a tiny piece (Rust layouts only) this is the
+/// rest of its 16-byte block, which later pieces may share: only
+/// `realloc`, which copies at most the new size, relies on it there.
 ///
 /// # Safety
 /// `p` is a live object goheap handed out (anything else aborts).

@@ -228,7 +228,10 @@ impl MCache {
     /// and the block has room (a short string growing). Returns whether it
     /// did.
     pub fn resize_tiny_in_place(&mut self, p: usize, old_size: usize, new_size: usize) -> bool {
-        let is_last = self.tiny != 0 && p + old_size == self.tiny + self.tiny_offset;
+        // A piece of the block just below ends where an emptied current block
+        // starts: it must be in the current block itself.
+        let in_block = self.tiny != 0 && p & !(TINY_SIZE - 1) == self.tiny;
+        let is_last = in_block && p + old_size == self.tiny + self.tiny_offset;
         if is_last && p - self.tiny + new_size <= TINY_SIZE {
             self.tiny_offset = p - self.tiny + new_size;
             return true;
@@ -664,6 +667,22 @@ mod tests {
             let cached: u32 = unsafe { (*c).lists.iter().map(|l| l.len).sum() };
             assert_eq!(cached, 0, "a drained cache holds nothing");
         }
+    }
+
+    /// A piece that ends exactly where an emptied current block starts is
+    /// not the current block's last piece (found in review: it grew across
+    /// the block boundary).
+    #[test]
+    fn a_piece_of_another_block_never_grows_into_the_current_one() {
+        let mut c = MCache::new();
+        let a = c.alloc_tiny(8, 1) as usize;
+        let block = a & !15;
+        // SAFETY: a is a piece of the current block.
+        unsafe { assert!(c.free_tiny(block)) };
+        assert_eq!(c.tiny_offset, 0, "emptied");
+        assert!(!c.resize_tiny_in_place(block - 8, 8, 16));
+        assert_eq!(c.tiny_offset, 0);
+        c.release_all();
     }
 
     #[test]

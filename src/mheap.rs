@@ -135,7 +135,9 @@ impl MHeap {
                 .tinyalloc
                 .alloc([const { AtomicU8::new(0) }; PAGE_SIZE / 16]);
             let Some(counts) = counts else {
-                self.free_span(s);
+                // Not in use yet: back to the free lists, uncounted.
+                span.spanclass = SpanClass::NONE;
+                self.free_pages(s);
                 return None;
             };
             span.tiny_counts = counts.as_ptr();
@@ -165,7 +167,10 @@ impl MHeap {
         self.remove_free(s);
         // SAFETY: s is a live free record.
         if unsafe { (*s).npages } > npages {
-            let rest = self.split(s, npages)?;
+            let Some(rest) = self.split(s, npages) else {
+                self.insert_free(s);
+                return None;
+            };
             self.insert_free(rest);
         }
         Some(s)
@@ -198,7 +203,8 @@ impl MHeap {
     fn split(&mut self, s: *mut MSpan, npages: usize) -> Option<*mut MSpan> {
         // SAFETY: s is a live record owned by the caller under the heap lock.
         let span = unsafe { &mut *s };
-        let rest = MSpan::new(span.base + npages * PAGE_SIZE, span.npages - npages);
+        let mut rest = MSpan::new(span.base + npages * PAGE_SIZE, span.npages - npages);
+        rest.free_gen = span.free_gen;
         let rest = self.spanalloc.alloc(rest)?.as_ptr();
         span.npages = npages;
         Some(rest)
@@ -346,7 +352,9 @@ impl MHeap {
     fn grow(&mut self, npages: usize) -> Option<()> {
         let need = npages.checked_mul(PAGE_SIZE)?;
         let retained = self.stats.sys - self.stats.released;
-        let over = (retained + need).saturating_sub(self.retained_goal());
+        let over = retained
+            .saturating_add(need)
+            .saturating_sub(self.retained_goal());
         if over > 0 {
             self.scavenge(over, None);
         }
@@ -379,9 +387,11 @@ impl MHeap {
 
     /// Maps reserved `[base, base+size)` and frees it into the heap.
     fn add_fresh(&mut self, base: usize, size: usize) -> Option<()> {
+        // Map first: a request the OS will not back costs no metadata.
         if !os::sys_map(base as *mut u8, size) {
             return None;
         }
+        arena::register(base, size)?;
         self.stats.sys += size;
         let s = self.spanalloc.alloc(MSpan::new(base, size / PAGE_SIZE))?;
         self.free_pages(s.as_ptr());

@@ -337,3 +337,39 @@ fn valid_counterparts_do_not_abort() {
         GoHeap.dealloc(p, l);
     }
 }
+
+/// A huge aligned request the OS will not back returns null and leaves no
+/// metadata behind (found in review: 32 TiB of arena records were kept), and
+/// a size near `usize::MAX` is refused rather than wrapped.
+#[test]
+fn refused_huge_requests_return_null_and_cost_no_metadata() {
+    let before = goheap::stats().metadata_sys;
+    assert!(goheap::malloc::alloc(1, 1 << 45).is_null());
+    assert!(goheap::malloc::alloc(usize::MAX - 20_000, 8).is_null());
+    assert!(goheap::malloc::alloc_zeroed(usize::MAX - 20_000, 8).is_null());
+    let after = goheap::stats().metadata_sys;
+    assert!(
+        after < before + (64 << 20),
+        "metadata grew from {before} to {after}"
+    );
+}
+
+/// Zero-size requests on the tiny path get unique objects of their own (found
+/// in review: they pointed into shared, even neighbouring, tiny blocks).
+#[test]
+fn zero_size_tiny_requests_are_unique_objects() {
+    let ptrs: Vec<*mut u8> = (0..300)
+        .map(|_| goheap::malloc::alloc_maybe_tiny(0, 1))
+        .collect();
+    let mut sorted: Vec<usize> = ptrs.iter().map(|&p| p as usize).collect();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 300, "unique");
+    for p in ptrs {
+        // SAFETY: each p came from goheap and is freed once.
+        unsafe {
+            assert!(goheap::malloc::usable_size(p, "test") >= 16);
+            goheap::malloc::free(p, "test");
+        }
+    }
+}
