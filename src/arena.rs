@@ -79,21 +79,21 @@ fn page_index(p: usize) -> usize {
 /// be stale).
 #[inline(always)]
 pub fn span_of(p: usize) -> Option<&'static MSpan> {
+    // SAFETY: span records are never unmapped (see `span_ptr_at`).
+    unsafe { span_ptr_at(p).as_ref() }
+}
+
+/// The span record mapped at page `p` (null if none), as a raw pointer: the
+/// one to mutate a span through, under the lock of its owner.
+#[inline(always)]
+pub fn span_ptr_at(p: usize) -> *mut MSpan {
     let a = arena_of(p);
     if a.is_null() {
-        return None;
+        return ptr::null_mut();
     }
     // SAFETY: arena records are never freed; entries point at span records,
     // which are never unmapped either.
-    unsafe {
-        let s = (*a).spans[page_index(p)].load(Ordering::Acquire);
-        s.as_ref()
-    }
-}
-
-/// The span record mapped at page `p`, raw, for the heap's own bookkeeping.
-pub fn span_ptr_at(p: usize) -> *mut MSpan {
-    span_of(p).map_or(ptr::null_mut(), |s| s as *const MSpan as *mut MSpan)
+    unsafe { (*a).spans[page_index(p)].load(Ordering::Acquire) }
 }
 
 /// Maps pages `[base, base + npages·PAGE)` to `s`. The pages are in arenas.

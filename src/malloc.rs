@@ -156,7 +156,7 @@ fn zero_small(p: *mut u8, size: usize) -> *mut u8 {
 enum Object {
     Small(SpanClass),
     Tiny { block: usize },
-    Large(&'static MSpan),
+    Large,
 }
 
 /// Finds and checks the object at `p`, aborting on a pointer goheap did not
@@ -179,7 +179,7 @@ fn lookup(p: *mut u8, op: &'static str) -> (Object, &'static MSpan) {
         invalid(op, addr);
     }
     if spc == SpanClass::LARGE {
-        (Object::Large(span), span)
+        (Object::Large, span)
     } else {
         (Object::Small(spc), span)
     }
@@ -244,7 +244,7 @@ fn free_slow(p: *mut u8, op: &'static str) {
     match lookup(p, op).0 {
         Object::Small(_) => double_free(op, p as usize),
         Object::Tiny { .. } => invalid(op, p as usize),
-        Object::Large(span) => free_large(span),
+        Object::Large => free_large(arena::span_ptr_at(p as usize)),
     }
 }
 
@@ -268,7 +268,7 @@ fn free_tiny(span: &MSpan, addr: usize, op: &'static str) {
 }
 
 #[inline(never)]
-fn free_large(span: &'static MSpan) {
+fn free_large(span: *mut MSpan) {
     if with_cache(|c| c.free_large(span)) {
         scavenger::ensure_started();
     }
@@ -345,8 +345,8 @@ unsafe fn resize(
             }
             span.elemsize
         }
-        Object::Large(span) => {
-            if resize_large_in_place(span, new_size, align) {
+        Object::Large => {
+            if resize_large_in_place(arena::span_ptr_at(p as usize), new_size, align) {
                 return p;
             }
             span.elemsize
@@ -366,7 +366,7 @@ unsafe fn resize(
     q
 }
 
-fn resize_large_in_place(span: &MSpan, new_size: usize, align: usize) -> bool {
+fn resize_large_in_place(span: *mut MSpan, new_size: usize, align: usize) -> bool {
     if new_size <= MAX_SMALL_SIZE {
         return false;
     }
@@ -374,12 +374,12 @@ fn resize_large_in_place(span: &MSpan, new_size: usize, align: usize) -> bool {
         return false;
     };
     let npages = npages / PAGE_SIZE;
-    if npages == span.npages {
+    // SAFETY: span is the live in-use large span of the object being resized.
+    if npages == unsafe { (*span).npages } {
         return true;
     }
     let _ = align; // the base stays where it is, so its alignment holds
-    HEAP.lock()
-        .resize_large(span as *const MSpan as *mut MSpan, npages)
+    HEAP.lock().resize_large(span, npages)
 }
 
 static INITIALIZED: AtomicBool = AtomicBool::new(false);

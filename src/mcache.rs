@@ -331,15 +331,17 @@ impl MCache {
     /// Keeps the freed large span `s` for reuse if it is small enough,
     /// handing back to the heap whatever it displaces. Returns whether the
     /// heap got a span back.
-    pub fn free_large(&mut self, s: &'static MSpan) -> bool {
-        if s.npages > LARGE_CACHE_MAX_PAGES {
-            HEAP.lock().free_span(s as *const MSpan as *mut MSpan);
+    pub fn free_large(&mut self, s: *mut MSpan) -> bool {
+        // SAFETY: s is the in-use large span of an object being freed.
+        let span = unsafe { &*s };
+        if span.npages > LARGE_CACHE_MAX_PAGES {
+            HEAP.lock().free_span(s);
             return true;
         }
-        s.set_large_handed_out(false);
+        span.set_large_handed_out(false);
         let victim = self.large[LARGE_CACHE_SLOTS - 1];
         self.large.copy_within(..LARGE_CACHE_SLOTS - 1, 1);
-        self.large[0] = s as *const MSpan as *mut MSpan;
+        self.large[0] = s;
         if victim.is_null() {
             return false;
         }
@@ -613,22 +615,25 @@ mod tests {
     fn freed_large_spans_are_reused_by_size_and_rejected_while_cached() {
         let mut c = MCache::new();
         let span = |n| {
-            let s = HEAP.lock().alloc_span(n, 1, SpanClass::LARGE).unwrap();
-            // SAFETY: a fresh in-use span record.
-            unsafe { &*s.as_ptr() }
+            HEAP.lock()
+                .alloc_span(n, 1, SpanClass::LARGE)
+                .unwrap()
+                .as_ptr()
         };
+        // SAFETY: a live span record (records are never unmapped).
+        let index_of_base = |s: *mut MSpan| unsafe { (*s).object_index((*s).base) };
         let a = span(4);
         let big = span(LARGE_CACHE_MAX_PAGES + 1);
-        assert_eq!(a.object_index(a.base), Some(0));
+        assert_eq!(index_of_base(a), Some(0));
         assert!(!c.free_large(a), "kept, nothing displaced");
-        assert_eq!(a.object_index(a.base), None, "a second free is caught");
+        assert_eq!(index_of_base(a), None, "a second free is caught");
         assert!(c.free_large(big), "too big to keep: back to the heap");
         assert!(c.alloc_large(5).is_none());
         let again = c.alloc_large(4).unwrap();
         assert!(ptr::eq(again, a));
-        assert_eq!(a.object_index(a.base), Some(0));
+        assert_eq!(index_of_base(a), Some(0));
         let spans: Vec<_> = (0..LARGE_CACHE_SLOTS + 1).map(|_| span(2)).collect();
-        let displaced: Vec<bool> = spans.iter().map(|s| c.free_large(s)).collect();
+        let displaced: Vec<bool> = spans.iter().map(|&s| c.free_large(s)).collect();
         assert_eq!(
             displaced.iter().filter(|&&d| d).count(),
             1,

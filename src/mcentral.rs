@@ -97,10 +97,10 @@ impl MCentral {
             if p.is_null() {
                 break;
             }
-            let Some(span) = arena::span_of(p as usize) else {
+            let s = arena::span_ptr_at(p as usize);
+            if s.is_null() {
                 continue;
-            };
-            let s = span as *const MSpan as *mut MSpan;
+            }
             // SAFETY: p's span is in use and belongs to this central, whose
             // lock is held.
             unsafe { self.put(&mut lists, s, p) };
