@@ -23,8 +23,8 @@
 //! With `GOHEAP_DEBUG=scavtrace=1` every wake that released memory prints
 //! one line on stderr.
 
-use crate::mcache;
-use crate::mheap::HEAP;
+use crate::alloc::mcache;
+use crate::alloc::mheap::HEAP;
 use crate::options;
 use crate::os;
 use core::ptr;

@@ -10,7 +10,7 @@
 //! Rust calls `handle_alloc_error`; a `dealloc` of a pointer goheap did not
 //! hand out aborts with a message naming goheap, `dealloc` and the address.
 
-use crate::malloc;
+use crate::alloc::malloc;
 use core::alloc::{GlobalAlloc, Layout};
 
 /// The goheap allocator (a unit struct: all state is global).

@@ -31,10 +31,10 @@
 //! Records are published with release stores and read with acquire loads;
 //! they are written under the heap lock.
 
-use crate::fixalloc::persistent_alloc;
-use crate::mspan::MSpan;
+use crate::alloc::fixalloc::persistent_alloc;
+use crate::alloc::mspan::MSpan;
 use crate::os;
-use crate::sizeclasses::{PAGE_SHIFT, PAGE_SIZE};
+use crate::alloc::sizeclasses::{PAGE_SHIFT, PAGE_SIZE};
 use core::mem::{align_of, size_of};
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};

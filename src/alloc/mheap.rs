@@ -28,12 +28,12 @@
 //! All state is under one lock, `HEAP`; mcentrals take it (after their own)
 //! to get and return spans. The statistics it keeps are read by `stats()`.
 
-use crate::arena;
-use crate::fixalloc::FixAlloc;
+use crate::alloc::arena;
+use crate::alloc::fixalloc::FixAlloc;
 use crate::lock::Mutex;
-use crate::mspan::{MSpan, MSpanList, SpanClass, SpanState, TinyCounts};
+use crate::alloc::mspan::{MSpan, MSpanList, SpanClass, SpanState, TinyCounts};
 use crate::os;
-use crate::sizeclasses::PAGE_SIZE;
+use crate::alloc::sizeclasses::PAGE_SIZE;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
@@ -502,7 +502,7 @@ impl MHeap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mspan::SpanClass;
+    use crate::alloc::mspan::SpanClass;
 
     fn alloc(h: &mut MHeap, npages: usize) -> &'static mut MSpan {
         let s = h.alloc_span(npages, 1, SpanClass::LARGE).unwrap();

@@ -16,11 +16,11 @@
 //! Lock order: a central's lock, then the heap's. Nothing takes a central
 //! lock while holding the heap lock.
 
-use crate::arena;
+use crate::alloc::arena;
 use crate::lock::Mutex;
-use crate::mheap::HEAP;
-use crate::mspan::{FreeObject, MSpan, MSpanList, ObjList, SpanClass, NUM_SPAN_CLASSES};
-use crate::sizeclasses::CLASS_TO_NPAGES;
+use crate::alloc::mheap::HEAP;
+use crate::alloc::mspan::{FreeObject, MSpan, MSpanList, ObjList, SpanClass, NUM_SPAN_CLASSES};
+use crate::alloc::sizeclasses::CLASS_TO_NPAGES;
 
 struct Lists {
     partial: MSpanList,
@@ -161,7 +161,7 @@ impl MCentral {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sizeclasses::{class_nelems, size_to_class};
+    use crate::alloc::sizeclasses::{class_nelems, size_to_class};
 
     /// Uses a class no other unit test touches, so the counts are its own.
     #[test]

@@ -33,7 +33,7 @@
 //! read by lock-free lookups only for spans that hold a live object, which a
 //! happens-before edge through the program orders after those writes.
 
-use crate::sizeclasses::{
+use crate::alloc::sizeclasses::{
     class_nelems, class_size, CLASS_TO_DIVMUL, NUM_SIZE_CLASSES, PAGE_SIZE, TINY_SIZE_CLASS,
 };
 use core::ptr;

@@ -23,17 +23,17 @@
 //! process also installs `pthread_atfork` handlers that hold every allocator
 //! lock across `fork()`, so that the child finds the allocator consistent.
 
-use crate::arena;
-use crate::fixalloc;
-use crate::mcache::{self, MCache};
-use crate::mcentral::CENTRAL;
-use crate::mheap::HEAP;
-use crate::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState};
-use crate::mstats::{self, Stats};
+use crate::alloc::arena;
+use crate::alloc::fixalloc;
+use crate::alloc::mcache::{self, MCache};
+use crate::alloc::mcentral::CENTRAL;
+use crate::alloc::mheap::HEAP;
+use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState};
+use crate::alloc::mstats::{self, Stats};
 use crate::options;
 use crate::os;
-use crate::scavenger;
-use crate::sizeclasses::{class_for_aligned, size_to_class, MAX_SMALL_SIZE, PAGE_SIZE, TINY_SIZE};
+use crate::alloc::scavenger;
+use crate::alloc::sizeclasses::{class_for_aligned, size_to_class, MAX_SMALL_SIZE, PAGE_SIZE, TINY_SIZE};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 

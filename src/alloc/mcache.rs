@@ -45,14 +45,14 @@
 //! those itself (`tiny_local_frees`), and when all its pieces are back it
 //! reuses the block from offset 0.
 
-use crate::arena;
-use crate::fixalloc::FixAlloc;
+use crate::alloc::arena;
+use crate::alloc::fixalloc::FixAlloc;
 use crate::lock::Mutex;
-use crate::mcentral::central;
-use crate::mheap::{GENERATION, HEAP};
-use crate::mspan::{has_free_mark, FreeObject, MSpan, ObjList, SpanClass, NUM_SPAN_CLASSES};
+use crate::alloc::mcentral::central;
+use crate::alloc::mheap::{GENERATION, HEAP};
+use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, ObjList, SpanClass, NUM_SPAN_CLASSES};
 use crate::os;
-use crate::sizeclasses::{class_size, PAGE_SIZE, TINY_SIZE};
+use crate::alloc::sizeclasses::{class_size, PAGE_SIZE, TINY_SIZE};
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -538,7 +538,7 @@ pub unsafe fn unlock_after_fork() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sizeclasses::size_to_class;
+    use crate::alloc::sizeclasses::size_to_class;
 
     #[test]
     fn batches_are_bounded() {

@@ -10,13 +10,13 @@
 //! `print` writes the figures to stderr without allocating, for
 //! `malloc_stats()`, `GOHEAP_STATS=1` and `goheap run --stats`.
 
-use crate::arena::HEAP_ARENA_BYTES;
-use crate::fixalloc::METADATA_SYS;
-use crate::mcentral::central;
-use crate::mheap::HEAP;
-use crate::mspan::SpanClass;
+use crate::alloc::arena::HEAP_ARENA_BYTES;
+use crate::alloc::fixalloc::METADATA_SYS;
+use crate::alloc::mcentral::central;
+use crate::alloc::mheap::HEAP;
+use crate::alloc::mspan::SpanClass;
 use crate::os;
-use crate::sizeclasses::{class_size, NUM_SIZE_CLASSES};
+use crate::alloc::sizeclasses::{class_size, NUM_SIZE_CLASSES};
 use core::sync::atomic::Ordering;
 
 /// Allocation counts of one size class.
@@ -64,7 +64,7 @@ pub fn read() -> Stats {
     for (class, entry) in by_size.iter_mut().enumerate().skip(1) {
         let size = class_size(class) as u64;
         let (m, f) = central(SpanClass::noscan(class)).counts();
-        let (m, f) = if class == crate::sizeclasses::TINY_SIZE_CLASS {
+        let (m, f) = if class == crate::alloc::sizeclasses::TINY_SIZE_CLASS {
             let (tm, tf) = central(SpanClass::TINY).counts();
             (m + tm, f + tf)
         } else {
