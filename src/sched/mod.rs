@@ -129,6 +129,7 @@ pub(crate) mod sysmon;
 pub(crate) mod time;
 
 pub use proc::{blocking, go, goroutines_started, yield_now};
+pub use stack::stacks_carved;
 pub use sync::{Mutex, MutexGuard, Once, WaitGroup};
 pub use time::sleep;
 // The parking interface for channels (crate::chan).

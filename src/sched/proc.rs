@@ -82,6 +82,7 @@ fn start() -> &'static Sched {
             mcount: 0,
             gfree: Vec::new(),
             gfree_low: 0,
+            gfree_clean: Vec::new(),
         }),
         runqsize: AtomicU32::new(0),
         npidle: AtomicU32::new(0),
@@ -166,12 +167,15 @@ fn owned(m: &M, state: u32) -> u32 {
 
 /// Where the caller runs.
 enum Ctx {
-    /// Not a goroutine: a plain thread, or an M without a P.
+    /// A plain thread, or an M's g0 without a P (a `blocking` closure).
     Plain,
     /// On an M's g0, holding a P (timer callbacks, commits).
     G0(&'static P),
     /// A goroutine, which took its P back (`enter`); call `leave` after.
     User(&'static M, &'static P),
+    /// A goroutine whose P sysmon took and no P is idle: it queues work
+    /// globally, and its next switch lets its M go idle.
+    NoP(&'static M),
 }
 
 fn ctx() -> Ctx {
@@ -189,38 +193,32 @@ fn ctx() -> Ctx {
         // SAFETY: Ps live as long as the scheduler.
         return Ctx::G0(unsafe { &*p });
     }
-    let (m, p) = enter();
-    Ctx::User(m, p)
+    match enter(m) {
+        Some(p) => Ctx::User(m, p),
+        None => Ctx::NoP(m),
+    }
 }
 
 /// A goroutine enters the runtime: takes its P from user mode (CAS
-/// USER→RT). If sysmon took the P away, gets an idle one or, if none,
-/// queues itself and resumes later on some M with a P.
-fn enter() -> (&'static M, &'static P) {
-    loop {
-        // SAFETY: called on a goroutine: this thread has an M.
-        let m = unsafe { &*this_m() };
-        let p = m.p.get();
-        if !p.is_null() {
-            // SAFETY: Ps live as long as the scheduler.
-            let p = unsafe { &*p };
-            if p.status
-                .compare_exchange(owned(m, P_USER), owned(m, P_RT), Acquire, Relaxed)
-                .is_ok()
-            {
-                return (m, p);
-            }
-            m.p.set(ptr::null_mut());
+/// USER→RT). If sysmon took the P away, takes an idle P if there is one
+/// (Go's exitsyscall fast path). Never switches: the caller may hold a lock.
+fn enter(m: &'static M) -> Option<&'static P> {
+    let p = m.p.get();
+    if !p.is_null() {
+        // SAFETY: Ps live as long as the scheduler.
+        let p = unsafe { &*p };
+        if p.status
+            .compare_exchange(owned(m, P_USER), owned(m, P_RT), Acquire, Relaxed)
+            .is_ok()
+        {
+            return Some(p);
         }
-        let s = sched();
-        let idle = pidleget(s, &mut s.lock.lock());
-        if let Some(p) = idle {
-            acquirep(m, p);
-            return (m, p);
-        }
-        let g = m.curg.get();
-        mcall(m, g, Action::LostP);
+        m.p.set(ptr::null_mut());
     }
+    let s = sched();
+    let p = pidleget(s, &mut s.lock.lock())?;
+    acquirep(m, p);
+    Some(p)
 }
 
 /// The goroutine goes back to its own code; sysmon may retake the P.
@@ -256,12 +254,19 @@ fn newproc(f: Box<dyn FnOnce() + Send>) {
     let s = sched();
     let id = s.goidgen.fetch_add(1, Relaxed) + 1;
     s.ngo.fetch_add(1, Relaxed);
-    match ctx() {
+    let c = ctx();
+    match c {
         Ctx::User(m, p) => {
             let g = gfget(s, p);
             init_g(g, id, f);
             runqput(s, p, g, true);
             wakep(s);
+            // A safe point: stop if sysmon asked, or if the run queue is
+            // half full (spawning faster than the Ps run goroutines only
+            // makes fresh stacks; the spawner continues after them).
+            if p.preempt.load(Relaxed) || runq_len(p) >= RUNQ_SIZE as u32 / 2 {
+                return mcall(m, m.curg.get(), Action::Preempted);
+            }
             leave(m, p);
         }
         Ctx::G0(p) => {
@@ -270,11 +275,15 @@ fn newproc(f: Box<dyn FnOnce() + Send>) {
             runqput(s, p, g, true);
             wakep(s);
         }
-        Ctx::Plain => {
+        Ctx::Plain | Ctx::NoP(_) => {
             let g = gfget_global(s);
             init_g(g, id, f);
             globrunqput(s, &mut s.lock.lock(), g);
             wakep(s);
+            if let Ctx::NoP(m) = c {
+                // A safe point: the goroutine lost its P; it waits for one.
+                mcall(m, m.curg.get(), Action::Preempted);
+            }
         }
     }
 }
@@ -295,7 +304,7 @@ fn init_g(g: *mut G, id: u64, f: Box<dyn FnOnce() + Send>) {
 /// On a plain thread, yields the thread.
 pub fn yield_now() {
     match ctx() {
-        Ctx::User(m, _) => mcall(m, m.curg.get(), Action::Yield),
+        Ctx::User(m, _) | Ctx::NoP(m) => mcall(m, m.curg.get(), Action::Yield),
         Ctx::G0(..) | Ctx::Plain => std::thread::yield_now(),
     }
 }
@@ -321,7 +330,7 @@ pub(crate) fn current_goid() -> u64 {
 /// WAITING (see the parking protocol in `sched/mod.rs`). If `commit`
 /// returns false the goroutine continues at once.
 pub(crate) fn gopark(commit: &mut dyn FnMut() -> bool) {
-    let Ctx::User(m, _) = ctx() else {
+    let (Ctx::User(m, _) | Ctx::NoP(m)) = ctx() else {
         crate::os::fatal("gopark", "called off a goroutine", 0)
     };
     // SAFETY: erasing the borrow's lifetime: g0 calls `commit` before the
@@ -351,7 +360,7 @@ pub(crate) fn goready(g: GRef, next: bool) {
             runqput(s, p, g.0, next);
             wakep(s);
         }
-        Ctx::Plain => {
+        Ctx::Plain | Ctx::NoP(_) => {
             globrunqput(s, &mut s.lock.lock(), g.0);
             wakep(s);
         }
@@ -363,7 +372,9 @@ pub(crate) fn goready(g: GRef, next: bool) {
 /// and `f` runs on this M's own thread stack (Go's entersyscallblock). On a
 /// plain thread, just runs `f`.
 pub fn blocking<R, F: FnOnce() -> R>(f: F) -> R {
-    let Ctx::User(m, _) = ctx() else { return f() };
+    let (Ctx::User(m, _) | Ctx::NoP(m)) = ctx() else {
+        return f();
+    };
     let mut f = Some(f);
     let mut r = None;
     let mut call = || r = f.take().map(|f| f());
@@ -386,7 +397,7 @@ pub(crate) fn with_timers<R>(f: impl FnOnce(&Timers) -> R) -> R {
             r
         }
         Ctx::G0(p) => f(&p.timers),
-        Ctx::Plain => f(&s.allp[0].timers),
+        Ctx::Plain | Ctx::NoP(_) => f(&s.allp[0].timers),
     }
 }
 
@@ -420,7 +431,9 @@ extern "C" fn goroutine_main(g: usize) -> ! {
             report_panic(g, &*e);
         }
     }
-    let (m, _) = enter();
+    let (Ctx::User(m, _) | Ctx::NoP(m)) = ctx() else {
+        crate::os::fatal("goexit", "goroutine without an M", g as usize)
+    };
     mcall(m, g, Action::Exit);
     crate::os::fatal("goexit", "dead goroutine resumed", g as usize)
 }
@@ -619,6 +632,7 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
         let p = unsafe { &*m.p.get() };
         p.schedtick
             .store(p.schedtick.load(Relaxed).wrapping_add(1), Relaxed);
+        p.preempt.store(false, Relaxed);
         // SAFETY: we dequeued g (or it is ours again): we own it now.
         unsafe {
             (*g).status.store(G_RUNNING, Relaxed);
@@ -633,26 +647,26 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
             asm::switch(m.g0_sp.get(), *(*g).sp.get());
         }
         m.curg.set(ptr::null_mut());
+        // The P may be gone (sysmon took it while g ran): then g's next
+        // stop queues it globally and this M goes idle in `schedule`.
+        let p = m.p.get();
+        // SAFETY: Ps live as long as the scheduler.
+        let p = (!p.is_null()).then(|| unsafe { &*p });
         let again = match m.action.replace(Action::None) {
             Action::Yield => {
-                // SAFETY: g switched out; we own it until it is queued.
-                unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
-                runqput(s, current_p(m), g, false);
+                make_runnable(s, p, g);
                 false
             }
-            Action::Park(commit) => park_m(g, commit),
+            Action::Preempted => {
+                make_runnable(s, None, g);
+                false
+            }
+            Action::Park(commit) => park_m(s, p, g, commit),
             Action::Exit => {
-                gfput(s, current_p(m), g);
+                gfput(s, p, g);
                 false
             }
             Action::Blocking(f) => blocking_m(s, m, g, f),
-            Action::LostP => {
-                // SAFETY: g switched out; we own it until it is queued.
-                unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
-                globrunqput(s, &mut s.lock.lock(), g);
-                wakep(s);
-                false
-            }
             Action::None => crate::os::fatal(
                 "schedule",
                 "goroutine switched out without an action",
@@ -665,13 +679,32 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
     }
 }
 
+/// g (switched out, ours) goes back to a run queue: p's, or the global one.
+fn make_runnable(s: &'static Sched, p: Option<&P>, g: *mut G) {
+    // SAFETY: g switched out; we own it until it is queued.
+    unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
+    match p {
+        Some(p) => runqput(s, p, g, false),
+        None => {
+            globrunqput(s, &mut s.lock.lock(), g);
+            wakep(s);
+        }
+    }
+}
+
 fn current_p(m: &M) -> &'static P {
     // SAFETY: called on g0 with a P held.
     unsafe { &*m.p.get() }
 }
 
-/// WAITING, then the commit; true if the park was cancelled (run g again).
-fn park_m(g: *mut G, commit: *mut (dyn FnMut() -> bool + 'static)) -> bool {
+/// WAITING, then the commit; true if the park was cancelled and g runs
+/// again on this M.
+fn park_m(
+    s: &'static Sched,
+    p: Option<&P>,
+    g: *mut G,
+    commit: *mut (dyn FnMut() -> bool + 'static),
+) -> bool {
     // SAFETY: g is switched out and ours until WAITING is published; the
     // commit closure lives in g's frame, which stays put while g is parked.
     unsafe {
@@ -680,6 +713,10 @@ fn park_m(g: *mut G, commit: *mut (dyn FnMut() -> bool + 'static)) -> bool {
             return false;
         }
         (*g).status.store(G_RUNNING, Relaxed);
+    }
+    if p.is_none() {
+        make_runnable(s, None, g);
+        return false;
     }
     true
 }
@@ -692,8 +729,10 @@ fn blocking_m(
     g: *mut G,
     f: *mut (dyn FnMut() + 'static),
 ) -> bool {
-    let p = releasep(m);
-    handoffp(s, p);
+    if !m.p.get().is_null() {
+        let p = releasep(m);
+        handoffp(s, p);
+    }
     // SAFETY: `f` lives in g's frame, which waits for this call to finish.
     unsafe { (*f)() };
     let idle = pidleget(s, &mut s.lock.lock());
@@ -1017,6 +1056,13 @@ fn runqget(p: &P) -> Option<*mut G> {
     }
 }
 
+/// Entries in p's ring (a hint when read by others).
+fn runq_len(p: &P) -> u32 {
+    p.runq_tail
+        .load(Relaxed)
+        .wrapping_sub(p.runq_head.load(Relaxed))
+}
+
 pub(crate) fn runq_empty(p: &P) -> bool {
     loop {
         let h = p.runq_head.load(SeqCst);
@@ -1144,10 +1190,14 @@ fn pidleget(s: &Sched, l: &mut SchedLocked) -> Option<&'static P> {
 
 // ---- free goroutine records -------------------------------------------
 
-fn gfput(s: &Sched, p: &P, g: *mut G) {
+fn gfput(s: &Sched, p: Option<&P>, g: *mut G) {
     // SAFETY: g is dead and ours; the P's list is the owner's.
     unsafe {
         (*g).status.store(G_DEAD, Relaxed);
+        let Some(p) = p else {
+            s.lock.lock().gfree.push(g);
+            return;
+        };
         let local = &mut *p.gfree.get();
         local.push(g);
         if local.len() > GFREE_LOCAL_MAX {
@@ -1160,7 +1210,7 @@ fn gfput(s: &Sched, p: &P, g: *mut G) {
 
 fn gfget_global(s: &Sched) -> *mut G {
     let mut l = s.lock.lock();
-    let g = l.gfree.pop();
+    let g = l.gfree.pop().or_else(|| l.gfree_clean.pop());
     l.gfree_low = l.gfree_low.min(l.gfree.len());
     g.unwrap_or_else(G::new)
 }
@@ -1174,23 +1224,36 @@ fn gfget(s: &Sched, p: &P) -> *mut G {
         let from = l.gfree.len() - take;
         local.extend(l.gfree.drain(from..));
         l.gfree_low = l.gfree_low.min(l.gfree.len());
+        if local.is_empty() {
+            let take = l.gfree_clean.len().min(GFREE_LOCAL_MAX / 2);
+            let from = l.gfree_clean.len() - take;
+            local.extend(l.gfree_clean.drain(from..));
+        }
     }
     local.pop().unwrap_or_else(G::new)
 }
 
 /// Releases the stack pages of free goroutines that stayed in the global
-/// list since the last call (the list's low-water mark); returns how many.
+/// list since the last call (below the list's low-water mark); they move to
+/// the list of clean ones. The madvise calls run without the lock, on
+/// records taken out of the list meanwhile. Returns how many.
 pub(crate) fn scavenge_stacks(s: &Sched) -> usize {
-    let mut l = s.lock.lock();
-    let low = l.gfree_low.min(l.gfree.len());
-    for &g in &l.gfree[..low] {
-        // SAFETY: free records are ours under the lock; their stacks unused.
-        if let Some(st) = unsafe { &*(*g).stack.get() } {
-            st.release_pages();
-        }
-    }
-    l.gfree_low = l.gfree.len();
-    low
+    let idle: Vec<*mut G> = {
+        let mut l = s.lock.lock();
+        let low = l.gfree_low.min(l.gfree.len());
+        let idle = l.gfree.drain(..low).collect();
+        l.gfree_low = l.gfree.len();
+        idle
+    };
+    // SAFETY: the records are out of every list: ours, their stacks unused.
+    let mut stacks: Vec<stack::Stack> = idle
+        .iter()
+        .filter_map(|&g| unsafe { *(*g).stack.get() })
+        .collect();
+    stack::release_all(&mut stacks);
+    let n = idle.len();
+    s.lock.lock().gfree_clean.extend(idle);
+    n
 }
 
 // ---- futex -------------------------------------------------------------

@@ -59,14 +59,14 @@ pub(crate) enum Action {
     None,
     /// Back to the run queue (yield_now).
     Yield,
+    /// Back to the global run queue (sysmon asked the P's goroutine to stop).
+    Preempted,
     /// WAITING, then run the commit closure (gopark).
     Park(*mut (dyn FnMut() -> bool + 'static)),
     /// The goroutine ended.
     Exit,
     /// Give the P away, run the closure here on g0, then resume (blocking).
     Blocking(*mut (dyn FnMut() + 'static)),
-    /// The P was retaken and none is idle: RUNNABLE on the global queue.
-    LostP,
 }
 
 /// An OS thread.
@@ -114,6 +114,9 @@ pub(crate) struct P {
     pub runnext: AtomicPtr<G>,
     /// Incremented by the owner on every goroutine started; sysmon reads it.
     pub schedtick: AtomicU32,
+    /// Set by sysmon when the running goroutine has run 10 ms; the next
+    /// safe point (`go`) yields to the global queue (Go's preempt flag).
+    pub preempt: AtomicBool,
     /// Sysmon's view: last schedtick seen and when (nanotime).
     pub sysmon_tick: AtomicU32,
     pub sysmon_when: AtomicU64,
@@ -139,6 +142,7 @@ impl P {
             runq: [const { AtomicPtr::new(ptr::null_mut()) }; RUNQ_SIZE],
             runnext: AtomicPtr::new(ptr::null_mut()),
             schedtick: AtomicU32::new(0),
+            preempt: AtomicBool::new(false),
             sysmon_tick: AtomicU32::new(0),
             sysmon_when: AtomicU64::new(0),
             gfree: UnsafeCell::new(Vec::new()),
@@ -160,6 +164,8 @@ pub(crate) struct SchedLocked {
     pub gfree: Vec<*mut G>,
     /// Lowest length of `gfree` since sysmon last scavenged it.
     pub gfree_low: usize,
+    /// Free Gs whose stack pages sysmon released.
+    pub gfree_clean: Vec<*mut G>,
 }
 
 // SAFETY: the raw pointers name records that live forever.
