@@ -116,9 +116,8 @@
 //! | `net` | net/ | `TcpListener`, `TcpStream`, `UdpSocket` |
 
 pub(crate) mod asm;
-#[allow(dead_code)] // used by `net` (next step)
+pub mod net;
 pub(crate) mod netpoll;
-#[allow(dead_code)]
 pub(crate) mod netpoll_epoll;
 pub(crate) mod proc;
 pub(crate) mod runtime2;
