@@ -127,7 +127,9 @@ pub mod sync;
 pub(crate) mod sysmon;
 pub(crate) mod time;
 
-pub use proc::{blocking, go, goroutines_started, yield_now};
+pub use proc::{
+    blocking, go, gomaxprocs, goroutines_started, lock_os_thread, unlock_os_thread, yield_now,
+};
 pub use stack::stacks_carved;
 pub use sync::{Mutex, MutexGuard, Once, WaitGroup};
 pub use time::sleep;

@@ -387,6 +387,41 @@ pub fn blocking<R, F: FnOnce() -> R>(f: F) -> R {
     r.unwrap_or_else(|| crate::os::fatal("blocking", "closure did not run", 0))
 }
 
+/// Wires the calling goroutine to its current OS thread until
+/// `unlock_os_thread` (Go's LockOSThread): it then always resumes on this
+/// thread, so `thread_local!` values and thread identity stay valid across
+/// yields, sleeps and parks; the thread runs no other goroutine meanwhile.
+/// On a plain thread, does nothing (a thread never migrates).
+pub fn lock_os_thread() {
+    if current_g().is_none() {
+        return;
+    }
+    // SAFETY: on a goroutine: this thread's M runs it.
+    let m = unsafe { &*this_m() };
+    let g = m.curg.get();
+    m.lockedg.set(g);
+    // SAFETY: the running goroutine owns its record.
+    unsafe { (*g).lockedm.store(m as *const M as *mut M, Relaxed) };
+}
+
+/// Undoes `lock_os_thread`: the goroutine may migrate again.
+pub fn unlock_os_thread() {
+    if current_g().is_none() {
+        return;
+    }
+    // SAFETY: as in lock_os_thread.
+    let m = unsafe { &*this_m() };
+    let g = m.curg.get();
+    m.lockedg.set(ptr::null_mut());
+    // SAFETY: as above.
+    unsafe { (*g).lockedm.store(ptr::null_mut(), Relaxed) };
+}
+
+fn gettid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
+}
+
 /// Calls `f` with the timer heap of the caller's P (P 0's off the scheduler).
 pub(crate) fn with_timers<R>(f: impl FnOnce(&Timers) -> R) -> R {
     let s = sched();
@@ -413,6 +448,11 @@ pub(crate) fn wake_netpoller(when: u64) {
     } else {
         wakep(s);
     }
+}
+
+/// The number of Ps: how many goroutines run at once (`GOHEAP_MAXPROCS`).
+pub fn gomaxprocs() -> usize {
+    sched().allp.len()
 }
 
 /// Goroutines started since the scheduler started.
@@ -472,6 +512,8 @@ fn newm(s: &'static Sched, p: &'static P, spinning: bool) {
         park: AtomicU32::new(0),
         action: Cell::new(Action::None),
         schedlink: Cell::new(ptr::null_mut()),
+        lockedg: Cell::new(ptr::null_mut()),
+        tid: AtomicU32::new(0),
     }));
     s.lock.lock().mcount += 1;
     let mp = m as *const M as usize;
@@ -489,6 +531,7 @@ fn mstart(m: *mut M) -> ! {
     stack::ensure_signal_stack();
     // SAFETY: Ms live forever.
     let m = unsafe { &*m };
+    m.tid.store(gettid(), Relaxed);
     take_nextp(m);
     let s = sched();
     loop {
@@ -611,7 +654,35 @@ fn schedule(s: &'static Sched, m: &'static M) {
     if m.spinning.load(Relaxed) {
         resetspinning(s, m);
     }
+    // SAFETY: records live forever; lockedm is stable while g is queued.
+    let locked = unsafe { (*g).lockedm.load(Relaxed) };
+    if !locked.is_null() && !ptr::eq(locked, m) {
+        // SAFETY: an M wired to a goroutine lives and waits for it.
+        return startlockedm(m, unsafe { &*locked });
+    }
     execute(s, m, g);
+}
+
+/// g is wired to `locked`: give it this M's P and let `locked` run it
+/// (Go's startlockedm); this M goes idle.
+fn startlockedm(m: &M, locked: &M) {
+    let p = releasep(m);
+    locked.nextp.store(p as *const P as *mut P, Release);
+    locked.park.store(1, Release);
+    futex_wake(&locked.park);
+}
+
+/// This M's goroutine is wired to it and stopped: hand the P off and sleep
+/// until `startlockedm` brings a P to run it again (Go's stoplockedm).
+fn stoplockedm(s: &'static Sched, m: &'static M) {
+    if !m.p.get().is_null() {
+        handoffp(s, releasep(m));
+    }
+    while m.park.load(Acquire) == 0 {
+        futex_wait(&m.park, 0, None);
+    }
+    m.park.store(0, Relaxed);
+    take_nextp(m);
 }
 
 fn resetspinning(s: &'static Sched, m: &M) {
@@ -627,6 +698,7 @@ fn become_spinning(s: &Sched, m: &M) {
 
 /// Runs `g` on this M until it switches out, then carries out its action.
 fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
+    let mut g = g;
     loop {
         // SAFETY: m holds a P (findrunnable, or re-acquired below).
         let p = unsafe { &*m.p.get() };
@@ -663,6 +735,10 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
             }
             Action::Park(commit) => park_m(s, p, g, commit),
             Action::Exit => {
+                // A goroutine that exits wired to its thread unwires it.
+                // SAFETY: g is dead and ours.
+                unsafe { (*g).lockedm.store(ptr::null_mut(), Relaxed) };
+                m.lockedg.set(ptr::null_mut());
                 gfput(s, p, g);
                 false
             }
@@ -674,7 +750,12 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
             ),
         };
         if !again {
-            return;
+            let locked = m.lockedg.get();
+            if locked.is_null() {
+                return;
+            }
+            stoplockedm(s, m);
+            g = locked;
         }
     }
 }
@@ -1294,4 +1375,53 @@ pub(crate) fn futex_wake_addr(word: *mut u32) {
             1,
         )
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// After every switch the runtime's view of "this thread" is re-read:
+    /// the M found through the thread-local is the thread actually running,
+    /// and the goroutine is the same one, though it may have moved.
+    #[test]
+    fn the_runtime_rereads_its_thread_after_every_switch() {
+        const GS: usize = 16;
+        const SWITCHES: usize = 2_000;
+        let moved = Arc::new(AtomicUsize::new(0));
+        let wg = Arc::new(super::super::WaitGroup::new());
+        wg.add(GS as i64);
+        for _ in 0..GS {
+            let (moved, wg) = (moved.clone(), wg.clone());
+            go(move || {
+                let me = current_g().expect("a goroutine");
+                let mut tid = gettid();
+                for i in 0..SWITCHES {
+                    if i % 3 == 0 {
+                        super::super::sleep(std::time::Duration::from_micros(10));
+                    } else {
+                        yield_now();
+                    }
+                    assert_eq!(current_g(), Some(me));
+                    // SAFETY: on a goroutine, this_m is this thread's M.
+                    let m = unsafe { &*this_m() };
+                    assert_eq!(m.tid.load(Relaxed), gettid(), "stale M after a switch");
+                    assert_eq!(m.curg.get(), me.0);
+                    if gettid() != tid {
+                        moved.fetch_add(1, Relaxed);
+                        tid = gettid();
+                    }
+                }
+                wg.done();
+            });
+        }
+        wg.wait();
+        if maxprocs() > 1 {
+            assert!(
+                moved.load(Relaxed) > 0,
+                "no goroutine ever changed threads: the check proved nothing"
+            );
+        }
+    }
 }

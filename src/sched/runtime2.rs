@@ -32,6 +32,9 @@ pub(crate) struct G {
     /// Link in the global run queue or the global free list (under
     /// `sched.lock`).
     pub schedlink: Cell<*mut G>,
+    /// The M this G is wired to (`lock_os_thread`), or null. Written only by
+    /// the G itself while running.
+    pub lockedm: AtomicPtr<M>,
 }
 
 // SAFETY: every field is either atomic or handed between threads through a
@@ -49,6 +52,7 @@ impl G {
             stack: UnsafeCell::new(None),
             entry: UnsafeCell::new(None),
             schedlink: Cell::new(ptr::null_mut()),
+            lockedm: AtomicPtr::new(ptr::null_mut()),
         }))
     }
 }
@@ -86,6 +90,11 @@ pub(crate) struct M {
     pub action: Cell<Action>,
     /// Link in the idle M list (under `sched.lock`).
     pub schedlink: Cell<*mut M>,
+    /// The goroutine wired to this M (`lock_os_thread`), or null: the M
+    /// then runs only it, and sleeps while it waits.
+    pub lockedg: Cell<*mut G>,
+    /// The OS thread id (for checks).
+    pub tid: AtomicU32,
 }
 
 // SAFETY: the Cell fields are used only by the M's own thread; the rest
