@@ -833,8 +833,9 @@ fn blocking_m(
 fn findrunnable(s: &'static Sched, m: &'static M) -> *mut G {
     'top: loop {
         let p = current_p(m);
-        let now = nanotime();
-        p.timers.run(now);
+        if p.timers.earliest() != 0 {
+            p.timers.run(nanotime());
+        }
         if p.schedtick.load(Relaxed) % GLOBAL_QUEUE_TICK == 0 && s.runqsize.load(Relaxed) > 0 {
             if let Some(g) = globrunqget(s, &mut s.lock.lock(), p, 1) {
                 return g;
@@ -859,7 +860,7 @@ fn findrunnable(s: &'static Sched, m: &'static M) -> *mut G {
             if !m.spinning.load(Relaxed) {
                 become_spinning(s, m);
             }
-            if let Some(g) = steal_work(s, p, now) {
+            if let Some(g) = steal_work(s, p) {
                 return g;
             }
         }
@@ -1010,8 +1011,9 @@ pub(crate) fn sysmon_netpoll(s: &'static Sched) {
 
 /// Steals half of another P's run queue, or runs its due timers (Go's
 /// stealWork): four passes over the Ps in a random order.
-fn steal_work(s: &'static Sched, p: &'static P, now: u64) -> Option<*mut G> {
+fn steal_work(s: &'static Sched, p: &'static P) -> Option<*mut G> {
     let n = s.allp.len();
+    let now = nanotime();
     for pass in 0..4 {
         let start = fastrand() as usize % n;
         let step = coprime_step(n, fastrand() as usize);
