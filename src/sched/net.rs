@@ -11,8 +11,9 @@
 //! Time limits: `set_read_timeout`/`set_write_timeout` (std's: per
 //! operation) and `set_read_deadline`/`set_write_deadline` (Go's: an
 //! instant after which operations fail with `TimedOut`); the earlier of the
-//! two applies. `connect` runs in `blocking` (the P goes to another M while
-//! the thread connects); reads, writes and accepts use the poller.
+//! two applies. `connect` is non-blocking too (Go's way: `EINPROGRESS`, wait
+//! until writable, read `SO_ERROR`); only name resolution runs in
+//! `blocking`.
 
 use super::netpoll::PollDesc;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -198,17 +199,71 @@ pub struct TcpStream {
 time_limits!(TcpStream);
 
 impl TcpStream {
-    /// Connects (in `blocking`: the thread connects, the P runs others).
+    /// Connects to the first address that accepts (name resolution runs in
+    /// `blocking`; the connection itself waits on the poller).
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        Self::from_std(super::proc::blocking(|| {
-            std::net::TcpStream::connect(addr)
-        })?)
+        let addrs: Vec<SocketAddr> = super::proc::blocking(|| addr.to_socket_addrs())?.collect();
+        let mut last = io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "goheap::net: no address to connect to",
+        );
+        for a in addrs {
+            match Self::connect_one(&a, None) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     pub fn connect_timeout(addr: &SocketAddr, d: Duration) -> io::Result<TcpStream> {
-        Self::from_std(super::proc::blocking(|| {
-            std::net::TcpStream::connect_timeout(addr, d)
-        })?)
+        Self::connect_one(addr, Some(Instant::now() + d))
+    }
+
+    /// A non-blocking connect: `EINPROGRESS`, then wait until writable and
+    /// read the outcome from `SO_ERROR` (as Go's netFD.connect).
+    fn connect_one(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+        let (storage, len) = sockaddr(addr);
+        let family = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        // SAFETY: a plain socket(2) call; the descriptor is owned below.
+        let fd = unsafe {
+            libc::socket(
+                family,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh socket we own from here on.
+        let inner = unsafe { <std::net::TcpStream as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let stream = TcpStream {
+            polled: Polled::new(fd)?,
+            inner,
+        };
+        // SAFETY: storage holds a valid sockaddr of `len` bytes.
+        let r =
+            unsafe { libc::connect(fd, (&storage as *const libc::sockaddr_storage).cast(), len) };
+        if r == 0 {
+            return Ok(stream);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+        loop {
+            stream.polled.pd.wait_write(fd, deadline)?;
+            match stream.inner.take_error()? {
+                Some(e) => return Err(e),
+                None if stream.inner.peer_addr().is_ok() => return Ok(stream),
+                None => {} // a spurious edge: still connecting
+            }
+        }
     }
 
     /// Takes over a std stream (made non-blocking).
@@ -269,6 +324,42 @@ impl Write for TcpStream {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// `addr` as a C socket address.
+fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut st: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            unsafe { core::ptr::write((&mut st as *mut libc::sockaddr_storage).cast(), sin) };
+            core::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            unsafe { core::ptr::write((&mut st as *mut libc::sockaddr_storage).cast(), sin6) };
+            core::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (st, len as libc::socklen_t)
 }
 
 /// A UDP socket whose receives and sends park the goroutine.
