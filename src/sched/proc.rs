@@ -1295,7 +1295,7 @@ fn gfget_global(s: &Sched) -> *mut G {
     let mut l = s.lock.lock();
     let g = l.gfree.pop().or_else(|| l.gfree_clean.pop());
     l.gfree_low = l.gfree_low.min(l.gfree.len());
-    g.unwrap_or_else(G::new)
+    g.unwrap_or_else(G::alloc)
 }
 
 fn gfget(s: &Sched, p: &P) -> *mut G {
@@ -1313,7 +1313,7 @@ fn gfget(s: &Sched, p: &P) -> *mut G {
             local.extend(l.gfree_clean.drain(from..));
         }
     }
-    local.pop().unwrap_or_else(G::new)
+    local.pop().unwrap_or_else(G::alloc)
 }
 
 /// Releases the stack pages of free goroutines that stayed in the global

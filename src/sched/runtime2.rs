@@ -44,7 +44,7 @@ unsafe impl Sync for G {}
 unsafe impl Send for G {}
 
 impl G {
-    pub(crate) fn new() -> *mut G {
+    pub(crate) fn alloc() -> *mut G {
         Box::into_raw(Box::new(G {
             sp: UnsafeCell::new(0),
             status: AtomicU32::new(G_IDLE),
