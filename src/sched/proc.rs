@@ -262,9 +262,10 @@ fn newproc(f: Box<dyn FnOnce() + Send>) {
             runqput(s, p, g, true);
             wakep(s);
             // A safe point: stop if sysmon asked, or if the run queue is
-            // half full (spawning faster than the Ps run goroutines only
-            // makes fresh stacks; the spawner continues after them).
-            if p.preempt.load(Relaxed) || runq_len(p) >= RUNQ_SIZE as u32 / 2 {
+            // full (spawning faster than the Ps run goroutines only makes
+            // fresh stacks; the spawner continues after them). Spawners
+            // that block soon after (skynet's) never reach a full ring.
+            if p.preempt.load(Relaxed) || runq_len(p) >= RUNQ_SIZE as u32 {
                 return mcall(m, m.curg.get(), Action::Preempted);
             }
             leave(m, p);
