@@ -62,6 +62,7 @@ fn child() {
         "overflow" => overflow(),
         "overflow_then_switch" => overflow_then_switch(),
         "panic" => wait_for(|| panic!("boom in a goroutine")),
+        "blocking_panic" => wait_for(|| goheap::blocking(|| panic!("boom in blocking"))),
         "fork" => fork_child(),
         "hogs" => hogs(),
         "blocking" => blocking_hand_off(),
@@ -140,6 +141,17 @@ fn stack_overflow_ends_with_the_goroutine_message() {
     assert_overflow_message(
         "overflow_then_switch",
         &[("GOHEAP_STACK_GUARD", "canary"), ("GOHEAP_STACK", "32768")],
+    );
+}
+
+#[test]
+fn a_panic_in_blocking_reaches_its_goroutine() {
+    let o = run_child("blocking_panic", &[]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("goheap: goroutine ") && err.contains("panicked: boom in blocking"),
+        "stderr: {err}"
     );
 }
 
