@@ -68,6 +68,7 @@ fn child() {
         "blocking" => blocking_hand_off(),
         "locked" => locked_thread(),
         "stacks" => stack_reuse(),
+        "idle_sysmon" => idle_sysmon(),
         _ => panic!("unknown case {case}"),
     }
     println!("child done");
@@ -335,4 +336,35 @@ fn stack_reuse() {
 #[test]
 fn stacks_are_reused() {
     assert_child_ok("stacks", &[]);
+}
+
+/// Context switches of the thread named `name` in this process.
+fn thread_switches(name: &str) -> Option<u64> {
+    for t in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = t.ok()?.path();
+        if std::fs::read_to_string(dir.join("comm")).ok()?.trim() != name {
+            continue;
+        }
+        let status = std::fs::read_to_string(dir.join("status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
+        return line.split_whitespace().nth(1)?.parse().ok();
+    }
+    None
+}
+
+/// An idle scheduler's sysmon sleeps; the next goroutines wake it (the
+/// hogs case needs it awake to hand a P over).
+fn idle_sysmon() {
+    assert_eq!(run_goroutines(100), 100);
+    std::thread::sleep(Duration::from_millis(3500));
+    let before = thread_switches("goheap-sysmon").expect("a sysmon thread");
+    std::thread::sleep(Duration::from_millis(300));
+    let after = thread_switches("goheap-sysmon").unwrap();
+    assert!(after - before <= 2, "idle sysmon woke {} times in 300 ms", after - before);
+    hogs();
+}
+
+#[test]
+fn sysmon_sleeps_while_all_is_idle() {
+    assert_child_ok("idle_sysmon", &[]);
 }

@@ -92,6 +92,7 @@ fn start() -> &'static Sched {
         mnext: AtomicU32::new(1),
         poll_until: AtomicU64::new(0),
         lastpoll: AtomicU64::new(nanotime()),
+        sysmon_wait: AtomicU32::new(0),
         ngo: AtomicUsize::new(0),
     }));
     {
@@ -1286,6 +1287,9 @@ fn pidleget(s: &Sched, l: &mut SchedLocked) -> Option<&'static P> {
     let p = unsafe { &*p };
     l.pidle = p.link.get();
     s.npidle.fetch_sub(1, SeqCst);
+    if s.sysmon_wait.load(SeqCst) == 1 && s.sysmon_wait.swap(0, SeqCst) == 1 {
+        futex_wake(&s.sysmon_wait);
+    }
     Some(p)
 }
 
