@@ -198,7 +198,7 @@ fn fork_child() {
     // SAFETY: fork in a test process; the child only runs goheap code and exits.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        let ok = run_goroutines(1000) == 1000;
+        let ok = run_goroutines(1000) == 1000 && udp_round_trip_in_a_goroutine();
         // SAFETY: leaving the child without running the parent's test harness.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
     }
@@ -211,6 +211,26 @@ fn fork_child() {
     );
     busy.store(false, Ordering::Relaxed);
     assert_eq!(run_goroutines(1000), 1000);
+}
+
+/// A goroutine receives a datagram through the poller (the child's own).
+fn udp_round_trip_in_a_goroutine() -> bool {
+    let sock = goheap::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    wait_for(move || {
+        sock.set_read_timeout(Some(LIMIT)).unwrap();
+        goheap::go(move || {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.send_to(b"ping", addr).unwrap();
+        });
+        let mut buf = [0u8; 8];
+        if let Ok((4, _)) = sock.recv_from(&mut buf) {
+            g.store(1, Ordering::SeqCst);
+        }
+    });
+    got.load(Ordering::SeqCst) == 1
 }
 
 #[test]
@@ -346,7 +366,9 @@ fn thread_switches(name: &str) -> Option<u64> {
             continue;
         }
         let status = std::fs::read_to_string(dir.join("status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
         return line.split_whitespace().nth(1)?.parse().ok();
     }
     None
@@ -360,7 +382,11 @@ fn idle_sysmon() {
     let before = thread_switches("goheap-sysmon").expect("a sysmon thread");
     std::thread::sleep(Duration::from_millis(300));
     let after = thread_switches("goheap-sysmon").unwrap();
-    assert!(after - before <= 2, "idle sysmon woke {} times in 300 ms", after - before);
+    assert!(
+        after - before <= 2,
+        "idle sysmon woke {} times in 300 ms",
+        after - before
+    );
     hogs();
 }
 

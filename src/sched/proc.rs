@@ -132,11 +132,13 @@ fn register_fork_handler() {
 extern "C" fn fork_prepare() {
     START.lock_for_fork();
     stack::lock_for_fork();
+    netpoll::lock_for_fork();
 }
 
 extern "C" fn fork_parent() {
-    // SAFETY: fork_prepare took both locks in this thread.
+    // SAFETY: fork_prepare took the locks in this thread.
     unsafe {
+        netpoll::unlock_after_fork();
         stack::unlock_after_fork();
         START.unlock_after_fork();
     }
@@ -153,9 +155,10 @@ extern "C" fn fork_child() {
     }
     SCHED.store(ptr::null_mut(), Relaxed);
     CURRENT_M.with(|c| c.set(ptr::null_mut()));
-    // SAFETY: fork_prepare took both locks in the forking thread, which is
+    // SAFETY: fork_prepare took the locks in the forking thread, which is
     // this thread in the child.
     unsafe {
+        netpoll::unlock_after_fork();
         stack::unlock_after_fork();
         START.unlock_after_fork();
     }
