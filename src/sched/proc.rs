@@ -1259,9 +1259,12 @@ fn globrunqpop(s: &Sched, l: &mut SchedLocked) -> Option<*mut G> {
 /// Takes a fair share of the global queue into p's local queue; returns one.
 fn globrunqget(s: &Sched, l: &mut SchedLocked, p: &P, max: u32) -> Option<*mut G> {
     let size = s.runqsize.load(Relaxed);
+    // Never more than the ring's free room: a full ring would spill into
+    // the global queue, whose lock we hold.
     let mut n = (size / s.allp.len() as u32 + 1)
         .min(size)
-        .min(RUNQ_SIZE as u32 / 2);
+        .min(RUNQ_SIZE as u32 / 2)
+        .min(RUNQ_SIZE as u32 - runq_len(p));
     if max > 0 {
         n = n.min(max);
     }
