@@ -1412,6 +1412,74 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    /// The lock-free ring under attack: an owner puts (through runnext too)
+    /// and takes while two thieves steal halves and runnexts; every entry
+    /// must be taken exactly once. The ring is kept below full so nothing
+    /// spills into the real global queue.
+    #[test]
+    fn the_run_queue_hands_each_entry_to_exactly_one_taker() {
+        const N: usize = 200_000;
+        let s = sched();
+        let owner = Arc::new(P::new());
+        let gs: Arc<Vec<usize>> = Arc::new((0..N).map(|_| G::alloc() as usize).collect());
+        let index: Arc<std::collections::HashMap<usize, usize>> =
+            Arc::new(gs.iter().enumerate().map(|(i, &g)| (g, i)).collect());
+        let taken: Arc<Vec<AtomicU32>> = Arc::new((0..N).map(|_| AtomicU32::new(0)).collect());
+        let done = Arc::new(AtomicBool::new(false));
+        let take =
+            |taken: &[AtomicU32], index: &std::collections::HashMap<usize, usize>, g: *mut G| {
+                taken[index[&(g as usize)]].fetch_add(1, SeqCst);
+            };
+        let thieves: Vec<_> = (0..2)
+            .map(|_| {
+                let (owner, taken, index, done) =
+                    (owner.clone(), taken.clone(), index.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mine = P::new();
+                    while !done.load(SeqCst) {
+                        if let Some(g) = runqsteal(&mine, &owner, true) {
+                            take(&taken, &index, g);
+                            while let Some(g) = runqget(&mine) {
+                                take(&taken, &index, g);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for (i, &g) in gs.iter().enumerate() {
+            while runq_len(&owner) > 200 {
+                if let Some(g) = runqget(&owner) {
+                    take(&taken, &index, g);
+                }
+            }
+            runqput(s, &owner, g as *mut G, i % 3 == 0);
+            if i % 5 == 0 {
+                if let Some(g) = runqget(&owner) {
+                    take(&taken, &index, g);
+                }
+            }
+        }
+        while let Some(g) = runqget(&owner) {
+            take(&taken, &index, g);
+        }
+        done.store(true, SeqCst);
+        for t in thieves {
+            t.join().unwrap();
+        }
+        let wrong: Vec<_> = taken
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.load(SeqCst) != 1)
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} entries taken other than once, e.g. {:?}",
+            wrong.len(),
+            wrong.first()
+        );
+    }
+
     /// After every switch the runtime's view of "this thread" is re-read:
     /// the M found through the thread-local is the thread actually running,
     /// and the goroutine is the same one, though it may have moved.
