@@ -9,6 +9,7 @@
 //! | `lock` | the runtime's futex mutex; Go's lock_futex.go |
 //! | `options` | `GOHEAP_*` environment settings |
 //! | `alloc` | the allocator: arenas, mheap, mcentral, mcache, tiny allocator, scavenger |
+//! | `sched` | goroutines: G-M-P scheduler, stacks, sysmon, timers, netpoller |
 //!
 //! Use it as Rust's allocator:
 //!
@@ -29,8 +30,10 @@ mod alloc;
 mod lock;
 mod options;
 mod os;
+pub mod sched;
 
 pub use alloc::global::GoHeap;
 pub use alloc::malloc;
 pub use alloc::malloc::{print_stats, release, stats};
 pub use alloc::mstats::{SizeClassStats, Stats};
+pub use sched::{blocking, go, lock_os_thread, net, sleep, unlock_os_thread, yield_now};
