@@ -110,23 +110,33 @@ fn print_long_lived(max_depth: u32, check: u32) {
     println!("long lived tree of depth {max_depth}\t check: {check}");
 }
 
+/// Implements `Tree` for a node struct `$node { children: Option<($ptr<$node>,
+/// $ptr<$node>)> }` whose pointer `$ptr` has `$ptr::new(node)` (`Box`, the
+/// `Gc` of the gc and dumpster crates).
+#[macro_export]
+macro_rules! impl_tree {
+    ($node:ident, $ptr:ident) => {
+        impl $crate::binary_trees::Tree for $node {
+            type Ptr = $ptr<$node>;
+
+            fn bottom_up(depth: u32) -> $ptr<$node> {
+                let children =
+                    (depth > 0).then(|| (Self::bottom_up(depth - 1), Self::bottom_up(depth - 1)));
+                $ptr::new($node { children })
+            }
+
+            fn check(&self) -> u32 {
+                self.children
+                    .as_ref()
+                    .map_or(1, |(l, r)| 1 + l.check() + r.check())
+            }
+        }
+    };
+}
+
 /// The malloc/free baseline: every node a `Box`, freed when its tree drops.
 pub struct BoxNode {
     children: Option<(Box<BoxNode>, Box<BoxNode>)>,
 }
 
-impl Tree for BoxNode {
-    type Ptr = Box<BoxNode>;
-
-    fn bottom_up(depth: u32) -> Box<BoxNode> {
-        let children =
-            (depth > 0).then(|| (Self::bottom_up(depth - 1), Self::bottom_up(depth - 1)));
-        Box::new(BoxNode { children })
-    }
-
-    fn check(&self) -> u32 {
-        self.children
-            .as_ref()
-            .map_or(1, |(l, r)| 1 + l.check() + r.check())
-    }
-}
+impl_tree!(BoxNode, Box);

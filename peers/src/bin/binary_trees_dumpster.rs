@@ -5,7 +5,7 @@
 
 use dumpster::unsync::{default_collect_condition, set_collect_condition, CollectInfo, Gc};
 use dumpster::Trace;
-use goheap_peers::binary_trees::{self, Tree};
+use goheap_peers::binary_trees;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Trace)]
@@ -13,21 +13,7 @@ struct Node {
     children: Option<(Gc<Node>, Gc<Node>)>,
 }
 
-impl Tree for Node {
-    type Ptr = Gc<Node>;
-
-    fn bottom_up(depth: u32) -> Gc<Node> {
-        let children =
-            (depth > 0).then(|| (Self::bottom_up(depth - 1), Self::bottom_up(depth - 1)));
-        Gc::new(Node { children })
-    }
-
-    fn check(&self) -> u32 {
-        self.children
-            .as_ref()
-            .map_or(1, |(l, r)| 1 + l.check() + r.check())
-    }
-}
+goheap_peers::impl_tree!(Node, Gc);
 
 static COLLECTIONS: AtomicUsize = AtomicUsize::new(0);
 

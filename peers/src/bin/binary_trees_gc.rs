@@ -7,28 +7,14 @@
 #![allow(non_local_definitions)]
 
 use gc::{Finalize, Gc, Trace};
-use goheap_peers::binary_trees::{self, Tree};
+use goheap_peers::binary_trees;
 
 #[derive(Trace, Finalize)]
 struct Node {
     children: Option<(Gc<Node>, Gc<Node>)>,
 }
 
-impl Tree for Node {
-    type Ptr = Gc<Node>;
-
-    fn bottom_up(depth: u32) -> Gc<Node> {
-        let children =
-            (depth > 0).then(|| (Self::bottom_up(depth - 1), Self::bottom_up(depth - 1)));
-        Gc::new(Node { children })
-    }
-
-    fn check(&self) -> u32 {
-        self.children
-            .as_ref()
-            .map_or(1, |(l, r)| 1 + l.check() + r.check())
-    }
-}
+goheap_peers::impl_tree!(Node, Gc);
 
 fn main() {
     binary_trees::run_owned::<Node>(binary_trees::max_depth_arg());
