@@ -1,0 +1,6 @@
+//! Peer of the goroutines suite row(s) chan-buffered (workloads/suites.toml):
+//! flume on OS threads. Arguments and output: `goheap_peers::chan`.
+
+fn main() {
+    goheap_peers::chan::buffered::<goheap_peers::chan::Flume>();
+}
