@@ -26,6 +26,7 @@
 //! crate (`ffi/`).
 
 mod alloc;
+pub mod gc;
 mod lock;
 mod options;
 mod os;
