@@ -2,4 +2,5 @@
 //! core's `mod.rs`, from branch `gccore`, replaces it at merge; only the
 //! `mod` lines of libgc's C API below are this branch's.)
 
+pub mod conservative;
 pub mod stoptheworld;
