@@ -33,7 +33,8 @@ use std::sync::{LazyLock, Mutex, MutexGuard};
 /// The central lists (see the module comment).
 pub struct Central {
     pub all: Vec<*mut GcSpan>,
-    pub partial: HashMap<Kind, Vec<*mut GcSpan>>,
+    /// Keyed by kind and object size: a span serves only its own size class.
+    pub partial: HashMap<(Kind, usize), Vec<*mut GcSpan>>,
 }
 
 // SAFETY: the records are shared, guarded by the lock and the world.
@@ -180,14 +181,15 @@ fn free_slots(s: &GcSpan) -> usize {
 /// Returns a cached span with free slots to the central lists.
 fn give_back(s: *mut GcSpan) {
     // SAFETY: a live record.
-    let kind = unsafe { (*s).kind };
-    central().partial.entry(kind).or_default().push(s);
+    let key = unsafe { ((*s).kind, (*s).elemsize) };
+    central().partial.entry(key).or_default().push(s);
 }
 
 /// A span of `kind`/`class` with a free slot, for a cache.
 fn take_span(kind: Kind, class: usize) -> Option<*mut GcSpan> {
     let mut c = central();
-    while let Some(s) = c.partial.get_mut(&kind).and_then(Vec::pop) {
+    let key = (kind, crate::alloc::sizeclasses::class_size(class));
+    while let Some(s) = c.partial.get_mut(&key).and_then(Vec::pop) {
         // SAFETY: records on the lists are live.
         let free = free_slots(unsafe { &*s });
         if free > 0 {
