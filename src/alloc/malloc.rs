@@ -401,6 +401,19 @@ fn init_process() {
     }
 }
 
+/// Takes every allocator lock, in lock order (for `fork()`, and for the
+/// collector before it stops the C threads: see `gc::stoptheworld`).
+pub(crate) fn lock_all() {
+    // SAFETY: only takes locks.
+    unsafe { fork_prepare() }
+}
+
+/// Releases what [`lock_all`] took (on the same thread).
+pub(crate) fn unlock_all() {
+    // SAFETY: lock_all took them on this thread.
+    unsafe { fork_parent() }
+}
+
 /// Takes every allocator lock, in lock order, before `fork()`.
 unsafe extern "C" fn fork_prepare() {
     mcache::lock_for_fork();

@@ -164,3 +164,16 @@ pub fn gc_no() -> usize {
 pub fn wait_for_finalizers() {
     super::mfinal::wait_idle();
 }
+
+/// The kind of the allocated C object containing `p` (None: none, or a
+/// Rust object). For `GC_realloc` (which keeps the kind) and libgc's
+/// finalization marks (which never scan atomic objects).
+pub fn kind(p: *const u8) -> Option<Kind> {
+    let _w = World::enter_short();
+    mbitmap::object_of(p as usize).and_then(|(s, _)| match s.kind {
+        SpanKind::Conservative => Some(Kind::Conservative),
+        SpanKind::Atomic => Some(Kind::Atomic),
+        SpanKind::Uncollectable => Some(Kind::Uncollectable),
+        SpanKind::Typed(_) => None,
+    })
+}
