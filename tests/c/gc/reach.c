@@ -1,0 +1,149 @@
+/* reach.c — reachability under libgc's root rules: globals, the stack and
+ * uncollectable objects keep objects (and what they reach) alive, interior
+ * pointers count, cycles die, and neither atomic objects nor the malloc heap
+ * are scanned. */
+#include "gccheck.h"
+
+#define N 1000
+
+struct node {
+    struct node *next;
+    long id;
+    long payload[6];
+};
+
+static struct node *g_list;     /* a root in .bss */
+static char *g_interior;        /* points 40 bytes into an object */
+
+static struct node *make_list(int n, long base) {
+    struct node *head = NULL;
+    for (int i = 0; i < n; i++) {
+        struct node *x = GC_MALLOC(sizeof *x);
+        REQUIRE(x);
+        x->next = head;
+        x->id = base + i;
+        for (int k = 0; k < 6; k++)
+            x->payload[k] = x->id * 7 + k;
+        head = x;
+    }
+    return head;
+}
+
+static int list_ok(const struct node *x, int n, long base) {
+    for (int i = n - 1; i >= 0; i--, x = x->next) {
+        if (!x || x->id != base + i)
+            return 0;
+        for (int k = 0; k < 6; k++)
+            if (x->payload[k] != x->id * 7 + k)
+                return 0;
+    }
+    return x == NULL;
+}
+
+/* Allocation churn, so that freed memory gets reused (and a wrongly freed
+   object gets overwritten). */
+static __attribute__((noinline)) void churn(void) {
+    for (int i = 0; i < 200000; i++) {
+        long *p = GC_MALLOC(64);
+        REQUIRE(p);
+        memset(p, 0xAB, 64);
+    }
+}
+
+static GC_hidden_pointer cycle_links[N];
+static __attribute__((noinline)) void make_cycles(void) {
+    for (int i = 0; i < N; i++) {
+        struct node *a = GC_MALLOC(sizeof *a), *b = GC_MALLOC(sizeof *b);
+        REQUIRE(a && b);
+        a->next = b;
+        b->next = a;
+        watch(&cycle_links[i], a);
+    }
+}
+
+static GC_hidden_pointer atomic_links[N];
+static __attribute__((noinline)) void *make_atomic_holders(void) {
+    /* One atomic block holds the only pointers to N scanned objects. */
+    void **holder = GC_MALLOC_ATOMIC(N * sizeof(void *));
+    REQUIRE(holder);
+    for (int i = 0; i < N; i++) {
+        holder[i] = GC_MALLOC(32);
+        REQUIRE(holder[i]);
+        watch(&atomic_links[i], holder[i]);
+    }
+    return holder;
+}
+
+static GC_hidden_pointer malloc_links[N];
+static __attribute__((noinline)) void **make_malloc_holders(void) {
+    void **holder = malloc(N * sizeof(void *));
+    REQUIRE(holder);
+    for (int i = 0; i < N; i++) {
+        holder[i] = GC_MALLOC(32);
+        REQUIRE(holder[i]);
+        watch(&malloc_links[i], holder[i]);
+    }
+    return holder;
+}
+
+static GC_hidden_pointer kept_links[3];
+
+int main(void) {
+    GC_INIT();
+    printf("collector: %s\n", collector());
+
+    /* Globals. */
+    g_list = make_list(N, 0);
+    /* The stack. */
+    struct node *volatile on_stack = make_list(N, 100000);
+    /* An uncollectable object, itself referenced only from malloc memory,
+       holding the only pointer to a list. */
+    struct node ***hidden = malloc(sizeof *hidden);
+    REQUIRE(hidden);
+    *hidden = GC_MALLOC_UNCOLLECTABLE(sizeof(struct node *));
+    REQUIRE(*hidden);
+    **hidden = make_list(N, 200000);
+    /* Interior pointer only. */
+    struct node *inner = GC_MALLOC(sizeof *inner);
+    REQUIRE(inner);
+    inner->id = 4242;
+    g_interior = (char *)inner + 40;
+    watch(&kept_links[0], inner);
+    inner = NULL;
+
+    make_cycles();
+    void *volatile atomic_holder = make_atomic_holders();
+    void **malloc_holder = make_malloc_holders();
+
+    collect_hard();
+    churn();
+    collect_hard();
+
+    CHECK(list_ok(g_list, N, 0));
+    CHECK(list_ok(on_stack, N, 100000));
+    CHECK(list_ok(**hidden, N, 200000));
+    CHECK(kept_links[0] != 0);
+    CHECK(((struct node *)(g_interior - 40))->id == 4242);
+    int cycles = count_cleared(cycle_links, N);
+    CHECKF(cycles >= N * 9 / 10, "%d of %d cycles collected", cycles, N);
+    int atomic = count_cleared(atomic_links, N);
+    CHECKF(atomic >= N * 9 / 10, "%d of %d objects behind an atomic block collected", atomic, N);
+    int mallocd = count_cleared(malloc_links, N);
+    CHECKF(mallocd >= N * 9 / 10, "%d of %d objects behind malloc memory collected", mallocd, N);
+    CHECK(GC_base(atomic_holder) == atomic_holder);
+
+    /* Dropping the roots lets the lists go. */
+    GC_hidden_pointer list_links[3];
+    watch(&list_links[0], g_list);
+    watch(&list_links[1], (void *)on_stack);
+    watch(&list_links[2], **hidden);
+    g_list = NULL;
+    on_stack = NULL;
+    GC_FREE(*hidden);
+    free(hidden);
+    free(malloc_holder);
+    collect_hard();
+    CHECKF(count_cleared(list_links, 3) >= 2, "%d of 3 dropped lists collected",
+           count_cleared(list_links, 3));
+    return check_report("reach");
+}
