@@ -24,8 +24,10 @@
 //! registry's and the allocator's locks, snapshots the data segments while
 //! the world still runs, and stops the registered threads; the restart
 //! releases them in reverse. Code that takes one of these locks never takes
-//! an earlier one while holding it, and never triggers a collection while
-//! holding one.
+//! an earlier one while holding it, and never calls into `raw` while holding
+//! one (a `raw` call waits for a running cycle, and the cycle may be waiting
+//! for that lock); hence `register_finalizer` and the link registrations
+//! look the object up before they lock the tables.
 
 use super::raw::{self, Marker};
 use super::{conservative, libgc_final, stoptheworld};

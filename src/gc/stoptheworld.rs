@@ -56,19 +56,25 @@
 //! otherwise sleep through it on the old value) and releases `REGISTRY`.
 //!
 //! # Locks: why a stopped thread never holds one the collector needs
-//! A thread may be stopped anywhere: inside `malloc`, `GC_malloc`, with an
-//! mcentral or the mheap lock held. The collector must not then block on that
-//! lock, and it does not, because it takes every allocator lock itself
-//! *before* it signals (step 2): a thread that held one had to release it
-//! first, and a thread that then wants one sleeps on it and is stopped in
-//! that sleep, holding nothing. After step 4 the collector releases them and
-//! allocates freely (its own work buffers, the finalizer queue); stopped
-//! threads hold no allocator lock. The same argument covers any lock the
-//! collector's hooks need (libgc's finalizer and link tables, taken by
-//! `libgc` before it calls `stop_world`). What a stopped thread may hold and
-//! the collector must therefore never take while the world is stopped: libc's
-//! stdio and loader locks (`dl_iterate_phdr` runs before the stop, see
-//! `conservative`), and the thread-local state of another thread's mcache.
+//! The GC core runs a cycle only when no thread is inside its *world*
+//! (`mgc.rs`; every `raw` call is inside it), and only then calls the
+//! stopper: a stopped C thread is never inside a GC allocation or the GC's
+//! caches. It may be anywhere else: inside `malloc` (goheap's own, when
+//! preloaded or linked) with an mcentral or the mheap lock held, waiting to
+//! enter the world, or in libgc's API holding one of the libgc tables' locks.
+//! The collector must not then block on such a lock, and it does not,
+//! because it takes every one of them itself *before* it signals (step 2,
+//! and `libgc` takes its tables' locks before calling `stop_world`): a
+//! thread that held one had to release it first, and a thread that then
+//! wants one sleeps on it and is stopped in that sleep, holding nothing.
+//! After step 4 the collector releases the allocator locks and allocates
+//! freely (its own work buffers, the finalizer queue); the tables' locks it
+//! keeps until the restart, so its hooks read the tables without locking.
+//! What a stopped thread may hold and the collector therefore never takes
+//! while the world is stopped: libc's stdio and loader locks
+//! (`dl_iterate_phdr` runs before the stop, see `conservative`) and the
+//! std locks of the GC core's hooks table (taken by the cycle before it
+//! calls the stopper, never by a C thread while it runs C code).
 //!
 //! # Signals
 //! The suspend signal is `SIGRTMIN + 6` (glibc reserves the two below its

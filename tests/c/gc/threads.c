@@ -48,8 +48,12 @@ static void *worker(void *p) {
     struct arg *a = p; /* a GC object: only this thread's stack holds it */
     for (int r = 0; r < ROUNDS; r++) {
         struct node *l = build(a->seed + r, LEN);
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < 5; k++) {
             GC_MALLOC(256); /* garbage between build and check */
+            /* malloc traffic: a thread may be stopped inside malloc (on
+               goheap, inside the allocator the collector also uses) */
+            free(malloc(16 + 997 * k));
+        }
         if (!intact(l, a->seed + r, LEN))
             a->bad++;
     }
