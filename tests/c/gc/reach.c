@@ -61,30 +61,19 @@ static __attribute__((noinline)) void make_cycles(void) {
     }
 }
 
-static GC_hidden_pointer atomic_links[N];
-static __attribute__((noinline)) void *make_atomic_holders(void) {
-    /* One atomic block holds the only pointers to N scanned objects. */
-    void **holder = GC_MALLOC_ATOMIC(N * sizeof(void *));
+/* Fills `holder` with the only pointers to N new scanned objects, each
+   watched by a link. */
+static __attribute__((noinline)) void fill_watched(void **holder, GC_hidden_pointer *links) {
     REQUIRE(holder);
     for (int i = 0; i < N; i++) {
         holder[i] = GC_MALLOC(32);
         REQUIRE(holder[i]);
-        watch(&atomic_links[i], holder[i]);
+        watch(&links[i], holder[i]);
     }
-    return holder;
 }
 
+static GC_hidden_pointer atomic_links[N];
 static GC_hidden_pointer malloc_links[N];
-static __attribute__((noinline)) void **make_malloc_holders(void) {
-    void **holder = malloc(N * sizeof(void *));
-    REQUIRE(holder);
-    for (int i = 0; i < N; i++) {
-        holder[i] = GC_MALLOC(32);
-        REQUIRE(holder[i]);
-        watch(&malloc_links[i], holder[i]);
-    }
-    return holder;
-}
 
 static GC_hidden_pointer kept_links[3];
 
@@ -112,8 +101,11 @@ int main(void) {
     inner = NULL;
 
     make_cycles();
-    void *volatile atomic_holder = make_atomic_holders();
-    void **malloc_holder = make_malloc_holders();
+    /* An atomic block, and malloc memory, hold the only pointers. */
+    void *volatile atomic_holder = GC_MALLOC_ATOMIC(N * sizeof(void *));
+    fill_watched(atomic_holder, atomic_links);
+    void **malloc_holder = malloc(N * sizeof(void *));
+    fill_watched(malloc_holder, malloc_links);
 
     collect_hard();
     churn();
