@@ -113,6 +113,67 @@ fn gc_free_of_interior_pointer_aborts() {
     );
 }
 
+/// Every symbol Debian's libgc exports is exported by libgoheap.so too, with
+/// the same size for variables: a program preloaded with goheap never calls
+/// into libgc (the generated table in ffi/src/gc_unsupported.rs is complete).
+#[test]
+fn every_libgc_symbol_is_exported() {
+    let libgc = Path::new("/usr/lib/x86_64-linux-gnu/libgc.so.1");
+    if !libgc.exists() || which("nm").is_none() {
+        eprintln!("libgc.so.1 or nm missing (scripts/install-test-deps.sh): skipped");
+        return;
+    }
+    let symbols = |lib: &Path| -> std::collections::HashMap<String, String> {
+        let mut cmd = Command::new("nm");
+        cmd.args(["-D", "--defined-only", "-S"]).arg(lib);
+        let out = run_timeout(&mut cmd, TIMEOUT);
+        assert!(out.status.success(), "{}", describe(&cmd, &out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                // value [size] type name
+                let (size, kind, name) = match f.as_slice() {
+                    [_, size, kind, name] => (*size, *kind, *name),
+                    [_, kind, name] => ("", *kind, *name),
+                    _ => return None,
+                };
+                let size = if kind == "T" { "" } else { size };
+                name.starts_with("GC_")
+                    .then(|| (name.to_owned(), format!("{kind} {size}")))
+            })
+            .collect()
+    };
+    let ours = symbols(&ffi_support::libs().so);
+    let theirs = symbols(libgc);
+    assert!(
+        theirs.len() > 250,
+        "libgc exports {} GC_ symbols?",
+        theirs.len()
+    );
+    let mut wrong: Vec<String> = theirs
+        .iter()
+        .filter(|(name, what)| {
+            let mine = ours.get(*name);
+            match mine {
+                None => true,
+                // functions: any text symbol; variables: same size
+                Some(m) => {
+                    what.starts_with('T') != m.starts_with('T')
+                        || (!what.starts_with('T') && what[2..] != m[2..])
+                }
+            }
+        })
+        .map(|(name, what)| format!("{name} ({what} in libgc, {:?} in goheap)", ours.get(name)))
+        .collect();
+    wrong.sort();
+    assert!(
+        wrong.is_empty(),
+        "libgc symbols goheap lacks or sizes differently:\n{}",
+        wrong.join("\n")
+    );
+}
+
 /// Debian's w3m (linked to libgc) renders a local page with `-dump`; the
 /// output on goheap (preloaded) must equal the output on libgc.
 #[test]

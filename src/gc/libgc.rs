@@ -71,6 +71,7 @@ pub fn after_cycle(f: fn()) {
 }
 
 /// `GC_is_init_called`.
+#[inline]
 pub fn is_initialized() -> bool {
     INITIALIZED.load(Ordering::Acquire)
 }
@@ -119,6 +120,7 @@ fn start_world() {
 /// `GC_malloc` & co.: a zeroed (unless atomic) object of at least `size`
 /// bytes, or null when the heap is exhausted (the caller applies the oom
 /// function).
+#[inline]
 pub fn malloc(size: usize, kind: Kind) -> *mut u8 {
     enter();
     // SAFETY: raw::alloc accepts any size and kind; it returns null on OOM.

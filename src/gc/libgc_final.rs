@@ -149,6 +149,7 @@ pub fn unregister_link(link: usize) -> bool {
 }
 
 /// Are finalizers queued? (no lock; GC_should_invoke_finalizers)
+#[inline]
 pub fn ready() -> bool {
     READY.load(Ordering::Acquire) != 0
 }
