@@ -67,6 +67,32 @@
 //! });
 //! ```
 //!
+//! A traced type cannot have a `Drop` impl (it could follow a `Gc` field
+//! into a collected object on the finalizer thread):
+//!
+//! ```compile_fail
+//! use goheap::gc::Gc;
+//! #[derive(goheap::Trace)]
+//! struct Bad<'gc> { next: Option<Gc<'gc, Bad<'gc>>> }
+//! impl Drop for Bad<'_> { fn drop(&mut self) {} }
+//! ```
+//!
+//! A GC object cannot borrow anything shorter than `'static` (a `Root`
+//! could keep it past the borrow):
+//!
+//! ```compile_fail
+//! let s = String::from("short");
+//! let r: &str = &s;
+//! goheap::gc::mutate(|mu| { goheap::gc::Gc::new(mu, r); });
+//! ```
+//!
+//! Types that are not `Send` cannot go into the heap (they may be dropped on
+//! the finalizer thread):
+//!
+//! ```compile_fail
+//! goheap::gc::mutate(|mu| { goheap::gc::Gc::new(mu, std::rc::Rc::new(1)); });
+//! ```
+//!
 //! But scoped threads of the scope may share handles of `Sync` data:
 //!
 //! ```

@@ -65,15 +65,6 @@ impl core::fmt::Debug for TypeInfo {
 }
 
 impl Kind {
-    /// Whether objects of this kind are scanned when marked.
-    pub fn scans(self) -> bool {
-        match self {
-            Kind::Typed(info) => info.trace.is_some(),
-            Kind::Conservative | Kind::Uncollectable => true,
-            Kind::Atomic => false,
-        }
-    }
-
     /// Whether new objects must be zeroed (they may hold pointers).
     pub fn zeroes(self) -> bool {
         matches!(self, Kind::Conservative | Kind::Uncollectable)
@@ -94,14 +85,30 @@ pub enum Bits {
     Dropped = 4,
 }
 
-/// A GC span's record (see the module comment).
+/// How the marker scans an object of a span.
+#[derive(Clone, Copy)]
+pub enum Scan {
+    /// Through its type's `Trace`.
+    Typed(unsafe fn(*const u8, &mut Marker)),
+    /// Every word of its `elemsize` bytes.
+    Words(usize),
+}
+
+/// A GC span's record (see the module comment). The fields marking reads
+/// come first.
+#[repr(C)]
 pub struct GcSpan {
-    pub mspan: *mut MSpan,
     pub base: usize,
-    pub limit: usize,
-    pub elemsize: usize,
     pub divmul: u32,
     pub nelems: u32,
+    /// The first word of the mark bitmap (inside `bits`).
+    mark: *const AtomicU64,
+    /// `None` for noscan kinds.
+    pub scan: Option<Scan>,
+    pub elemsize: usize,
+    pub needs_drop: bool,
+    pub limit: usize,
+    pub mspan: *mut MSpan,
     pub kind: Kind,
     /// Objects below it were handed out since the last sweep (or are
     /// allocated); written by the cache that owns the span.
@@ -135,6 +142,12 @@ impl GcSpan {
             Kind::Typed(_) => 2,
             _ => 3,
         };
+        let bits: Box<[AtomicU64]> = (0..nwords * nbitmaps).map(|_| AtomicU64::new(0)).collect();
+        let scan = match kind {
+            Kind::Typed(info) => info.trace.map(Scan::Typed),
+            Kind::Conservative | Kind::Uncollectable => Some(Scan::Words(m.elemsize)),
+            Kind::Atomic => None,
+        };
         GcSpan {
             mspan: s,
             base: m.base,
@@ -142,12 +155,15 @@ impl GcSpan {
             elemsize: m.elemsize,
             divmul: m.divmul,
             nelems,
+            mark: bits[nwords..].as_ptr(),
+            scan,
+            needs_drop: kind.needs_drop(),
             kind,
             freeindex: AtomicU32::new(0),
             sweepgen: 0,
             has_cleanups: AtomicBool::new(false),
             nwords,
-            bits: (0..nwords * nbitmaps).map(|_| AtomicU64::new(0)).collect(),
+            bits,
         }
     }
 
@@ -155,8 +171,14 @@ impl GcSpan {
         self.nwords
     }
 
-    pub fn needs_drop(&self) -> bool {
-        self.kind.needs_drop()
+    /// Sets the mark bit of object `idx`; returns whether it was clear.
+    #[inline(always)]
+    pub fn set_mark(&self, idx: usize) -> bool {
+        debug_assert!(idx < self.nelems as usize);
+        // SAFETY: idx < nelems, so its word is inside the mark bitmap.
+        let w = unsafe { &*self.mark.add(idx / 64) };
+        let bit = 1u64 << (idx % 64);
+        w.load(Ordering::Relaxed) & bit == 0 && w.fetch_or(bit, Ordering::Relaxed) & bit == 0
     }
 
     /// Word `w` of bitmap `b`.

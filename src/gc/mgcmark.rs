@@ -15,13 +15,13 @@
 
 use super::api;
 use super::mbarrier;
-use super::mbitmap::{self, Bits, GcSpan, Kind};
+use super::mbitmap::{self, Bits, GcSpan, Kind, Scan};
 use super::mcache::central;
 use super::mgc::Hooks;
 
 /// The marking state handed to `Trace` impls and to the libgc side's hooks.
 pub struct Marker {
-    stack: Vec<(usize, *const GcSpan)>,
+    stack: Vec<(usize, Scan)>,
     marked_bytes: usize,
     /// For the write barrier: GC pointers are collected here, not marked.
     recorded: Option<Vec<usize>>,
@@ -50,10 +50,16 @@ impl Marker {
     }
 
     /// Greys the object of a `Gc` handle (`Trace` for `Gc`).
+    /// `p` is the start of an allocated object (a `Gc` of a reachable
+    /// object never names anything else), so no allocation check.
     #[inline(always)]
     pub(crate) fn mark_gc(&mut self, p: usize) {
         match &mut self.recorded {
-            None => self.mark_object(p as *const u8),
+            None => {
+                if let Some(s) = mbitmap::span_of(p) {
+                    self.grey(s, s.index_of(p));
+                }
+            }
             Some(r) => r.push(p),
         }
     }
@@ -84,32 +90,24 @@ impl Marker {
 
     /// Marks transitively: scans grey objects until none is left.
     pub fn drain(&mut self) {
-        while let Some((p, s)) = self.stack.pop() {
-            // SAFETY: spans of grey objects are live during the cycle.
-            let s = unsafe { &*s };
-            match s.kind {
-                Kind::Typed(info) => {
-                    if let Some(trace) = info.trace {
-                        // SAFETY: p is an allocated object of this type,
-                        // not being dropped (queued objects are not pushed).
-                        unsafe { trace(p as *const u8, self) };
-                    }
-                }
-                Kind::Conservative | Kind::Uncollectable => {
-                    self.scan_conservative(p, p + s.elemsize)
-                }
-                Kind::Atomic => {}
+        while let Some((p, scan)) = self.stack.pop() {
+            match scan {
+                // SAFETY: p is an allocated object of the span's type, not
+                // being dropped (queued objects are not pushed).
+                Scan::Typed(trace) => unsafe { trace(p as *const u8, self) },
+                Scan::Words(n) => self.scan_conservative(p, p + n),
             }
         }
     }
 
     #[inline(always)]
-    fn grey(&mut self, s: &'static GcSpan, idx: usize) {
-        if s.set_bit(Bits::Mark, idx) {
+    fn grey(&mut self, s: &GcSpan, idx: usize) {
+        if s.set_mark(idx) {
             self.marked_bytes += s.elemsize;
-            let queued = s.needs_drop() && s.bit(Bits::Queued, idx);
-            if s.kind.scans() && !queued {
-                self.stack.push((s.object(idx), s));
+            if let Some(scan) = s.scan {
+                if !(s.needs_drop && s.bit(Bits::Queued, idx)) {
+                    self.stack.push((s.object(idx), scan));
+                }
             }
         }
     }

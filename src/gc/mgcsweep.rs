@@ -79,7 +79,7 @@ fn sweep_span(s: &mut GcSpan, gen: u32, jobs: &mut Vec<Job>) -> usize {
         if dead != 0 && s.has_cleanups.load(Ordering::Relaxed) {
             mfinal::take_cleanups(s, w, dead, jobs);
         }
-        if dead != 0 && s.needs_drop() {
+        if dead != 0 && s.needs_drop {
             keep |= hold_for_drop(s, w, dead, jobs);
         }
         s.word(Bits::Alloc, w).store(keep, Ordering::Relaxed);
