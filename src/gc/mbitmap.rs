@@ -7,8 +7,11 @@
 //! - `alloc`: allocated at the last sweep (Go's `allocBits`). An object is
 //!   *allocated* iff its index is below `freeindex` or its alloc bit is set,
 //!   and its `freed` bit is clear.
-//! - `mark`: reached in the current cycle (Go's `gcmarkBits`); set by
-//!   atomic or, cleared by the sweep.
+//! - mark bits (Go's `gcmarkBits`) are not per span: each arena has one
+//!   bitmap with a bit per 8-byte word (`MARKS`), set at an object's first
+//!   word. A precise `Gc` pointer is always an object start, so marking it
+//!   needs no span lookup at all (`set_mark_at`); the sweep gathers a
+//!   span's bits into per-object words and clears them. Set by atomic or.
 //! - `freed`: given back by `raw::free` since the last sweep (C kinds).
 //! - `queued`, `dropped`: for Rust types that need `Drop`: the object was
 //!   handed to the finalizer thread, and its drop has run (see
@@ -79,10 +82,9 @@ impl Kind {
 #[derive(Clone, Copy)]
 pub enum Bits {
     Alloc = 0,
-    Mark = 1,
-    Freed = 2,
-    Queued = 3,
-    Dropped = 4,
+    Freed = 1,
+    Queued = 2,
+    Dropped = 3,
 }
 
 /// How the marker scans an object of a span.
@@ -101,8 +103,6 @@ pub struct GcSpan {
     pub base: usize,
     pub divmul: u32,
     pub nelems: u32,
-    /// The first word of the mark bitmap (inside `bits`).
-    mark: *const AtomicU64,
     /// `None` for noscan kinds.
     pub scan: Option<Scan>,
     pub elemsize: usize,
@@ -138,9 +138,9 @@ impl GcSpan {
         let nelems = m.nelems;
         let nwords = (nelems as usize).div_ceil(64);
         let nbitmaps = match kind {
-            k if k.needs_drop() => 5,
-            Kind::Typed(_) => 2,
-            _ => 3,
+            k if k.needs_drop() => 4,
+            Kind::Typed(_) => 1,
+            _ => 2,
         };
         let bits: Box<[AtomicU64]> = (0..nwords * nbitmaps).map(|_| AtomicU64::new(0)).collect();
         let scan = match kind {
@@ -155,7 +155,6 @@ impl GcSpan {
             elemsize: m.elemsize,
             divmul: m.divmul,
             nelems,
-            mark: bits[nwords..].as_ptr(),
             scan,
             needs_drop: kind.needs_drop(),
             kind,
@@ -171,14 +170,33 @@ impl GcSpan {
         self.nwords
     }
 
-    /// Sets the mark bit of object `idx`; returns whether it was clear.
-    #[inline(always)]
-    pub fn set_mark(&self, idx: usize) -> bool {
-        debug_assert!(idx < self.nelems as usize);
-        // SAFETY: idx < nelems, so its word is inside the mark bitmap.
-        let w = unsafe { &*self.mark.add(idx / 64) };
-        let bit = 1u64 << (idx % 64);
-        w.load(Ordering::Relaxed) & bit == 0 && w.fetch_or(bit, Ordering::Relaxed) & bit == 0
+    /// The mark bits of objects `w·64 ..` as one word, gathered from the
+    /// arena's bitmap (sweep).
+    pub fn gather_marks(&self, w: usize) -> u64 {
+        let first = self.object(w * 64);
+        let last = self.object((w * 64 + 64).min(self.nelems as usize) - 1);
+        let mut out = 0u64;
+        let mut at = first & !511;
+        while at <= last {
+            let mut bits = mark_word(at).load(Ordering::Relaxed);
+            while bits != 0 {
+                let p = at + bits.trailing_zeros() as usize * 8;
+                bits &= bits - 1;
+                if (first..=last).contains(&p) {
+                    out |= 1 << (self.index_of(p) - w * 64);
+                }
+            }
+            at += 512;
+        }
+        out
+    }
+
+    /// Clears the arena's mark bits over the span (sweep).
+    pub fn clear_marks(&self) {
+        let last = self.object(self.nelems as usize - 1);
+        for at in (self.base..=last).step_by(512) {
+            mark_word(at).store(0, Ordering::Relaxed);
+        }
     }
 
     /// Word `w` of bitmap `b`.
@@ -244,6 +262,39 @@ type PageTable = [AtomicPtr<GcSpan>; PAGES_PER_ARENA];
 static PAGES: [AtomicPtr<PageTable>; ARENA_INDEX_LEN] =
     [const { AtomicPtr::new(ptr::null_mut()) }; ARENA_INDEX_LEN];
 
+/// Arena index → the arena's mark bitmap (one bit per 8-byte word).
+static MARKS: [AtomicPtr<AtomicU64>; ARENA_INDEX_LEN] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; ARENA_INDEX_LEN];
+
+const MARK_WORDS: usize = (1 << LOG_HEAP_ARENA_BYTES) / 512;
+
+/// The mark word covering address `p` of a GC span.
+#[inline(always)]
+fn mark_word(p: usize) -> &'static AtomicU64 {
+    // SAFETY: every arena holding a GC span has a bitmap (`set_pages`),
+    // never freed; the index is inside it.
+    unsafe {
+        let bm = MARKS
+            .get_unchecked(p >> LOG_HEAP_ARENA_BYTES)
+            .load(Ordering::Relaxed);
+        &*bm.add((p >> 9) & (MARK_WORDS - 1))
+    }
+}
+
+/// Marks the object starting at `p` (in a GC span); returns whether it was
+/// unmarked.
+#[inline(always)]
+pub fn set_mark_at(p: usize) -> bool {
+    let w = mark_word(p);
+    let bit = 1u64 << ((p >> 3) & 63);
+    w.load(Ordering::Relaxed) & bit == 0 && w.fetch_or(bit, Ordering::Relaxed) & bit == 0
+}
+
+/// Whether the object starting at `p` (in a GC span) is marked.
+pub fn is_marked_at(p: usize) -> bool {
+    mark_word(p).load(Ordering::Relaxed) & (1 << ((p >> 3) & 63)) != 0
+}
+
 /// Lowest and highest addresses ever in a GC span: a cheap filter for
 /// conservative scanning.
 pub static HEAP_LO: AtomicU64 = AtomicU64::new(u64::MAX);
@@ -284,6 +335,19 @@ pub fn object_of(p: usize) -> Option<(&'static GcSpan, usize)> {
 pub fn set_pages(s: &GcSpan, rec: *mut GcSpan) {
     let first = s.base >> LOG_HEAP_ARENA_BYTES;
     let last = (s.limit - 1) >> LOG_HEAP_ARENA_BYTES;
+    for marks in &MARKS[first..=last] {
+        if marks.load(Ordering::Acquire).is_null() {
+            let bm: Box<[AtomicU64]> = (0..MARK_WORDS).map(|_| AtomicU64::new(0)).collect();
+            let new = Box::into_raw(bm).cast::<AtomicU64>();
+            if marks
+                .compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                // SAFETY: ours, never published.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(new, MARK_WORDS)) });
+            }
+        }
+    }
     for entry in &PAGES[first..=last] {
         if entry.load(Ordering::Acquire).is_null() {
             let table: Box<PageTable> = (0..PAGES_PER_ARENA)

@@ -92,6 +92,10 @@ impl GcCache {
             // SAFETY: the slot's span is live and this cache's alone.
             let s = unsafe { &*slot.span };
             s.freeindex.store(idx as u32 + 1, Ordering::Relaxed);
+            // The next object of this slot will be written soon: start
+            // bringing its line in (reused memory is rarely cached).
+            let next = slot.word as usize * 64 + slot.free.trailing_zeros() as usize;
+            prefetch_write(s.base + next * s.elemsize);
             return s.object(idx) as *mut u8;
         }
         self.alloc_refill(kind, class)
@@ -144,6 +148,17 @@ impl GcCache {
     fn clear(&mut self) {
         *self = GcCache::new();
     }
+}
+
+#[inline(always)]
+fn prefetch_write(p: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint and never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The free slots of the slot's current word.

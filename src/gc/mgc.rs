@@ -254,7 +254,6 @@ fn run_cycle(hooks: &Hooks) {
         start();
     }
     let t2 = Instant::now();
-    let marked = m.marked_bytes();
     drop(m);
     let swept = mgcsweep::sweep(mgcpacer::cycles() + 1);
     let t3 = Instant::now();
@@ -266,7 +265,6 @@ fn run_cycle(hooks: &Hooks) {
             sweep: t3 - t2,
         },
         heap_before,
-        marked,
         swept,
     );
 }

@@ -137,7 +137,7 @@ pub struct CycleTimes {
 }
 
 /// Ends a cycle: new goal, figures, trace line.
-pub fn end_cycle(t: CycleTimes, heap_before: usize, marked: usize, swept: Swept) {
+pub fn end_cycle(t: CycleTimes, heap_before: usize, swept: Swept) {
     let pct = gogc().unwrap_or(100) as usize;
     let goal = (swept.live_bytes + swept.live_bytes * pct / 100).max(heap_minimum());
     GOAL.store(goal, Ordering::Relaxed);
@@ -167,7 +167,7 @@ pub fn end_cycle(t: CycleTimes, heap_before: usize, marked: usize, swept: Swept)
             since_start,
             percent: (fraction * 100.0) as u32,
             times: [t.stop, t.mark, t.sweep],
-            heap: [heap_before, heap_before, marked],
+            heap: [heap_before, heap_before, swept.live_bytes],
             goal,
             procs: procs(),
         });
