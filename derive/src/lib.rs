@@ -9,14 +9,7 @@
 //! finite and is only a cost). It also implements the hidden marker trait
 //! `__MustNotImplDrop`, which conflicts with any `Drop` impl of the type: a
 //! drop running on the finalizer thread could otherwise follow a `Gc` field
-//! into an object already collected.
-//!
-//! ```compile_fail
-//! use goheap::gc::Gc;
-//! #[derive(goheap::Trace)]
-//! struct Bad<'gc> { next: Option<Gc<'gc, Bad<'gc>>> }
-//! impl Drop for Bad<'_> { fn drop(&mut self) {} }
-//! ```
+//! into an object already collected (goheap's `gc::api` docs test both).
 
 use proc_macro2::{Ident, TokenStream, TokenTree};
 use quote::{format_ident, quote};

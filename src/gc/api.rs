@@ -67,6 +67,32 @@
 //! });
 //! ```
 //!
+//! A traced type cannot have a `Drop` impl (it could follow a `Gc` field
+//! into a collected object on the finalizer thread):
+//!
+//! ```compile_fail
+//! use goheap::gc::Gc;
+//! #[derive(goheap::Trace)]
+//! struct Bad<'gc> { next: Option<Gc<'gc, Bad<'gc>>> }
+//! impl Drop for Bad<'_> { fn drop(&mut self) {} }
+//! ```
+//!
+//! A GC object cannot borrow anything shorter than `'static` (a `Root`
+//! could keep it past the borrow):
+//!
+//! ```compile_fail
+//! let s = String::from("short");
+//! let r: &str = &s;
+//! goheap::gc::mutate(|mu| { goheap::gc::Gc::new(mu, r); });
+//! ```
+//!
+//! Types that are not `Send` cannot go into the heap (they may be dropped on
+//! the finalizer thread):
+//!
+//! ```compile_fail
+//! goheap::gc::mutate(|mu| { goheap::gc::Gc::new(mu, std::rc::Rc::new(1)); });
+//! ```
+//!
 //! But scoped threads of the scope may share handles of `Sync` data:
 //!
 //! ```
@@ -79,11 +105,11 @@
 //! ```
 
 use super::mbarrier;
-use super::mbitmap::{self, Bits, Kind, TypeInfo};
+use super::mbitmap::{self, Kind, TypeInfo};
 use super::mcache;
 use super::mfinal;
 use super::mgc::World;
-use super::mgcmark::Marker;
+use super::mgcmark::{trace_erased, Marker};
 use super::trace::Trace;
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -151,13 +177,6 @@ impl<T: Trace> Info<T> {
 }
 
 /// # Safety
-/// `p` is a live object of type `T`.
-unsafe fn trace_erased<T: Trace>(p: *const u8, m: &mut Marker) {
-    // SAFETY: forwarded contract.
-    unsafe { (*p.cast::<T>()).trace(m) }
-}
-
-/// # Safety
 /// `p` is a dead object of type `T` that nothing else uses.
 unsafe fn drop_erased<T>(p: *mut u8) {
     // SAFETY: forwarded contract.
@@ -187,9 +206,7 @@ impl<'gc, T: Trace + Send + 'gc> Gc<'gc, T> {
 #[inline(always)]
 pub(crate) fn allocate_black(p: usize) {
     if mbarrier::ALLOCATE_BLACK.load(Ordering::Relaxed) {
-        if let Some((s, idx)) = mbitmap::object_of(p) {
-            s.set_bit(Bits::Mark, idx);
-        }
+        mbitmap::set_mark_at(p);
     }
 }
 
@@ -239,10 +256,10 @@ impl<T: fmt::Debug> fmt::Debug for Gc<'_, T> {
 }
 
 // SAFETY: marks the object; what it holds is traced when it is scanned.
-unsafe impl<T> Trace for Gc<'_, T> {
+unsafe impl<T: Trace> Trace for Gc<'_, T> {
     #[inline(always)]
     fn trace(&self, m: &mut Marker) {
-        m.mark_gc(self.ptr.as_ptr() as usize)
+        m.mark_gc::<T>(self.ptr.as_ptr() as usize)
     }
 }
 
@@ -497,7 +514,7 @@ fn raw_of<T>(v: Option<Gc<'_, T>>) -> *mut T {
     v.map_or(ptr::null_mut(), |g| g.ptr.as_ptr())
 }
 
-impl<'gc, T: 'gc> GcAtomic<'gc, T> {
+impl<'gc, T: Trace + 'gc> GcAtomic<'gc, T> {
     pub fn new(v: Option<Gc<'gc, T>>) -> GcAtomic<'gc, T> {
         GcAtomic {
             ptr: AtomicPtr::new(raw_of(v)),
@@ -529,7 +546,7 @@ impl<'gc, T: 'gc> GcAtomic<'gc, T> {
 }
 
 // SAFETY: marks the object it holds.
-unsafe impl<T> Trace for GcAtomic<'_, T> {
+unsafe impl<T: Trace> Trace for GcAtomic<'_, T> {
     fn trace(&self, m: &mut Marker) {
         self.load().trace(m)
     }

@@ -7,8 +7,11 @@
 //! - `alloc`: allocated at the last sweep (Go's `allocBits`). An object is
 //!   *allocated* iff its index is below `freeindex` or its alloc bit is set,
 //!   and its `freed` bit is clear.
-//! - `mark`: reached in the current cycle (Go's `gcmarkBits`); set by
-//!   atomic or, cleared by the sweep.
+//! - mark bits (Go's `gcmarkBits`) are not per span: each arena has one
+//!   bitmap with a bit per 8-byte word (`MARKS`), set at an object's first
+//!   word. A precise `Gc` pointer is always an object start, so marking it
+//!   needs no span lookup at all (`set_mark_at`); the sweep gathers a
+//!   span's bits into per-object words and clears them. Set by atomic or.
 //! - `freed`: given back by `raw::free` since the last sweep (C kinds).
 //! - `queued`, `dropped`: for Rust types that need `Drop`: the object was
 //!   handed to the finalizer thread, and its drop has run (see
@@ -65,15 +68,6 @@ impl core::fmt::Debug for TypeInfo {
 }
 
 impl Kind {
-    /// Whether objects of this kind are scanned when marked.
-    pub fn scans(self) -> bool {
-        match self {
-            Kind::Typed(info) => info.trace.is_some(),
-            Kind::Conservative | Kind::Uncollectable => true,
-            Kind::Atomic => false,
-        }
-    }
-
     /// Whether new objects must be zeroed (they may hold pointers).
     pub fn zeroes(self) -> bool {
         matches!(self, Kind::Conservative | Kind::Uncollectable)
@@ -88,20 +82,33 @@ impl Kind {
 #[derive(Clone, Copy)]
 pub enum Bits {
     Alloc = 0,
-    Mark = 1,
-    Freed = 2,
-    Queued = 3,
-    Dropped = 4,
+    Freed = 1,
+    Queued = 2,
+    Dropped = 3,
 }
 
-/// A GC span's record (see the module comment).
+/// How the marker scans an object of a span.
+#[derive(Clone, Copy)]
+pub enum Scan {
+    /// Through its type's `Trace`.
+    Typed(unsafe fn(*const u8, &mut Marker)),
+    /// Every word of its `elemsize` bytes.
+    Words(usize),
+}
+
+/// A GC span's record (see the module comment). The fields marking reads
+/// come first.
+#[repr(C)]
 pub struct GcSpan {
-    pub mspan: *mut MSpan,
     pub base: usize,
-    pub limit: usize,
-    pub elemsize: usize,
     pub divmul: u32,
     pub nelems: u32,
+    /// `None` for noscan kinds.
+    pub scan: Option<Scan>,
+    pub elemsize: usize,
+    pub needs_drop: bool,
+    pub limit: usize,
+    pub mspan: *mut MSpan,
     pub kind: Kind,
     /// Objects below it were handed out since the last sweep (or are
     /// allocated); written by the cache that owns the span.
@@ -131,9 +138,15 @@ impl GcSpan {
         let nelems = m.nelems;
         let nwords = (nelems as usize).div_ceil(64);
         let nbitmaps = match kind {
-            k if k.needs_drop() => 5,
-            Kind::Typed(_) => 2,
-            _ => 3,
+            k if k.needs_drop() => 4,
+            Kind::Typed(_) => 1,
+            _ => 2,
+        };
+        let bits: Box<[AtomicU64]> = (0..nwords * nbitmaps).map(|_| AtomicU64::new(0)).collect();
+        let scan = match kind {
+            Kind::Typed(info) => info.trace.map(Scan::Typed),
+            Kind::Conservative | Kind::Uncollectable => Some(Scan::Words(m.elemsize)),
+            Kind::Atomic => None,
         };
         GcSpan {
             mspan: s,
@@ -142,12 +155,14 @@ impl GcSpan {
             elemsize: m.elemsize,
             divmul: m.divmul,
             nelems,
+            scan,
+            needs_drop: kind.needs_drop(),
             kind,
             freeindex: AtomicU32::new(0),
             sweepgen: 0,
             has_cleanups: AtomicBool::new(false),
             nwords,
-            bits: (0..nwords * nbitmaps).map(|_| AtomicU64::new(0)).collect(),
+            bits,
         }
     }
 
@@ -155,8 +170,33 @@ impl GcSpan {
         self.nwords
     }
 
-    pub fn needs_drop(&self) -> bool {
-        self.kind.needs_drop()
+    /// The mark bits of objects `w·64 ..` as one word, gathered from the
+    /// arena's bitmap (sweep).
+    pub fn gather_marks(&self, w: usize) -> u64 {
+        let first = self.object(w * 64);
+        let last = self.object((w * 64 + 64).min(self.nelems as usize) - 1);
+        let mut out = 0u64;
+        let mut at = first & !511;
+        while at <= last {
+            let mut bits = mark_word(at).load(Ordering::Relaxed);
+            while bits != 0 {
+                let p = at + bits.trailing_zeros() as usize * 8;
+                bits &= bits - 1;
+                if (first..=last).contains(&p) {
+                    out |= 1 << (self.index_of(p) - w * 64);
+                }
+            }
+            at += 512;
+        }
+        out
+    }
+
+    /// Clears the arena's mark bits over the span (sweep).
+    pub fn clear_marks(&self) {
+        let last = self.object(self.nelems as usize - 1);
+        for at in (self.base..=last).step_by(512) {
+            mark_word(at).store(0, Ordering::Relaxed);
+        }
     }
 
     /// Word `w` of bitmap `b`.
@@ -222,6 +262,39 @@ type PageTable = [AtomicPtr<GcSpan>; PAGES_PER_ARENA];
 static PAGES: [AtomicPtr<PageTable>; ARENA_INDEX_LEN] =
     [const { AtomicPtr::new(ptr::null_mut()) }; ARENA_INDEX_LEN];
 
+/// Arena index → the arena's mark bitmap (one bit per 8-byte word).
+static MARKS: [AtomicPtr<AtomicU64>; ARENA_INDEX_LEN] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; ARENA_INDEX_LEN];
+
+const MARK_WORDS: usize = (1 << LOG_HEAP_ARENA_BYTES) / 512;
+
+/// The mark word covering address `p` of a GC span.
+#[inline(always)]
+fn mark_word(p: usize) -> &'static AtomicU64 {
+    // SAFETY: every arena holding a GC span has a bitmap (`set_pages`),
+    // never freed; the index is inside it.
+    unsafe {
+        let bm = MARKS
+            .get_unchecked(p >> LOG_HEAP_ARENA_BYTES)
+            .load(Ordering::Relaxed);
+        &*bm.add((p >> 9) & (MARK_WORDS - 1))
+    }
+}
+
+/// Marks the object starting at `p` (in a GC span); returns whether it was
+/// unmarked.
+#[inline(always)]
+pub fn set_mark_at(p: usize) -> bool {
+    let w = mark_word(p);
+    let bit = 1u64 << ((p >> 3) & 63);
+    w.load(Ordering::Relaxed) & bit == 0 && w.fetch_or(bit, Ordering::Relaxed) & bit == 0
+}
+
+/// Whether the object starting at `p` (in a GC span) is marked.
+pub fn is_marked_at(p: usize) -> bool {
+    mark_word(p).load(Ordering::Relaxed) & (1 << ((p >> 3) & 63)) != 0
+}
+
 /// Lowest and highest addresses ever in a GC span: a cheap filter for
 /// conservative scanning.
 pub static HEAP_LO: AtomicU64 = AtomicU64::new(u64::MAX);
@@ -262,6 +335,19 @@ pub fn object_of(p: usize) -> Option<(&'static GcSpan, usize)> {
 pub fn set_pages(s: &GcSpan, rec: *mut GcSpan) {
     let first = s.base >> LOG_HEAP_ARENA_BYTES;
     let last = (s.limit - 1) >> LOG_HEAP_ARENA_BYTES;
+    for marks in &MARKS[first..=last] {
+        if marks.load(Ordering::Acquire).is_null() {
+            let bm: Box<[AtomicU64]> = (0..MARK_WORDS).map(|_| AtomicU64::new(0)).collect();
+            let new = Box::into_raw(bm).cast::<AtomicU64>();
+            if marks
+                .compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                // SAFETY: ours, never published.
+                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(new, MARK_WORDS)) });
+            }
+        }
+    }
     for entry in &PAGES[first..=last] {
         if entry.load(Ordering::Acquire).is_null() {
             let table: Box<PageTable> = (0..PAGES_PER_ARENA)

@@ -22,7 +22,7 @@ use super::mgcpacer;
 use crate::alloc::mheap::HEAP;
 use crate::alloc::mspan::SpanClass;
 use crate::alloc::sizeclasses::{
-    class_for_aligned, CLASS_TO_NPAGES, MAX_SMALL_SIZE, NUM_SIZE_CLASSES, PAGE_SIZE,
+    class_for_aligned, size_to_class, CLASS_TO_NPAGES, MAX_SMALL_SIZE, NUM_SIZE_CLASSES, PAGE_SIZE,
 };
 use core::cell::UnsafeCell;
 use core::ptr;
@@ -93,6 +93,10 @@ impl GcCache {
             // SAFETY: the slot's span is live and this cache's alone.
             let s = unsafe { &*slot.span };
             s.freeindex.store(idx as u32 + 1, Ordering::Relaxed);
+            // The next object of this slot will be written soon: start
+            // bringing its line in (reused memory is rarely cached).
+            let next = slot.word as usize * 64 + slot.free.trailing_zeros() as usize;
+            prefetch_write(s.base + next * s.elemsize);
             return s.object(idx) as *mut u8;
         }
         self.alloc_refill(kind, class)
@@ -145,6 +149,17 @@ impl GcCache {
     fn clear(&mut self) {
         *self = GcCache::new();
     }
+}
+
+#[inline(always)]
+fn prefetch_write(p: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint and never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The free slots of the slot's current word.
@@ -248,7 +263,7 @@ fn alloc_large(kind: Kind, size: usize) -> *mut u8 {
 /// world.
 #[inline(always)]
 pub fn alloc(kind: Kind, size: usize, align: usize) -> *mut u8 {
-    let Some(class) = class_for_aligned(size.max(1), align) else {
+    let Some(class) = class_of(size.max(1), align) else {
         return alloc_large(kind, size.max(1));
     };
     let p = with_cache(|c| c.alloc(kind, class));
@@ -256,8 +271,17 @@ pub fn alloc(kind: Kind, size: usize, align: usize) -> *mut u8 {
         // SAFETY: a fresh object of its class, ours.
         unsafe { ptr::write_bytes(p, 0, crate::alloc::sizeclasses::class_size(class)) };
     }
-    debug_assert!(size <= MAX_SMALL_SIZE || p.is_null());
     p
+}
+
+/// The size class for `size` bytes aligned to `align`, `None` if large.
+#[inline(always)]
+fn class_of(size: usize, align: usize) -> Option<usize> {
+    if size <= MAX_SMALL_SIZE && align <= 16 {
+        // Classes from 16 bytes up are multiples of 16 (sizeclasses.rs).
+        return Some(size_to_class(size.next_multiple_of(align)));
+    }
+    class_for_aligned(size, align)
 }
 
 /// This thread's cache, registered in `CACHES` on first use.

@@ -17,7 +17,8 @@
 //! keep opening scopes let the collection happen, but at most
 //! `PENDING_PATIENCE`: a thread inside a scope may be waiting for this one,
 //! and nothing may make a thread wait for its own scope. If the count is
-//! zero while it waits, the waiter runs the cycle itself.
+//! zero while it waits, the waiter runs the cycle itself. `collect` waits
+//! for the cycle likewise, up to `COLLECT_PATIENCE`.
 //!
 //! Inside the world a thread may allocate, read and write GC objects, and
 //! look up the collector's metadata; outside it, only `Root` handles (whose
@@ -39,6 +40,7 @@ const RUNNING: usize = 1 << (usize::BITS - 1);
 const PENDING: usize = 1 << (usize::BITS - 2);
 const COUNT: usize = PENDING - 1;
 const PENDING_PATIENCE: Duration = Duration::from_millis(20);
+const COLLECT_PATIENCE: Duration = Duration::from_millis(500);
 
 static STATE: AtomicUsize = AtomicUsize::new(0);
 static WAIT: Mutex<()> = Mutex::new(());
@@ -190,7 +192,9 @@ fn release_world() {
 
 /// A full collection now, waiting for the world to empty (libgc's
 /// `GC_gcollect`). Inside the world it only requests one: it runs when this
-/// thread's scopes close.
+/// thread's scopes close. It waits at most `COLLECT_PATIENCE` for other
+/// threads' scopes (one of them may be waiting for this thread, as a scope
+/// waits for its scoped threads); then the request stays pending.
 pub fn collect() {
     if mgcpacer::is_disabled() {
         return;
@@ -200,7 +204,8 @@ pub fn collect() {
         return;
     }
     let target = mgcpacer::cycles() + 1 + (s & RUNNING != 0) as u32;
-    while mgcpacer::cycles() < target && !mgcpacer::is_disabled() {
+    let deadline = Instant::now() + COLLECT_PATIENCE;
+    while mgcpacer::cycles() < target && !mgcpacer::is_disabled() && Instant::now() < deadline {
         if !try_run_cycle() {
             let s = STATE.load(Ordering::Relaxed);
             if s & PENDING == 0 && s & RUNNING == 0 {
@@ -249,7 +254,6 @@ fn run_cycle(hooks: &Hooks) {
         start();
     }
     let t2 = Instant::now();
-    let marked = m.marked_bytes();
     drop(m);
     let swept = mgcsweep::sweep(mgcpacer::cycles() + 1);
     let t3 = Instant::now();
@@ -261,7 +265,6 @@ fn run_cycle(hooks: &Hooks) {
             sweep: t3 - t2,
         },
         heap_before,
-        marked,
         swept,
     );
 }

@@ -15,14 +15,15 @@
 
 use super::api;
 use super::mbarrier;
-use super::mbitmap::{self, Bits, GcSpan, Kind};
+use super::mbitmap::{self, Bits, GcSpan, Kind, Scan};
 use super::mcache::central;
 use super::mgc::Hooks;
+use super::trace::Trace;
+use core::mem::needs_drop;
 
 /// The marking state handed to `Trace` impls and to the libgc side's hooks.
 pub struct Marker {
-    stack: Vec<(usize, *const GcSpan)>,
-    marked_bytes: usize,
+    stack: Vec<(usize, Scan)>,
     /// For the write barrier: GC pointers are collected here, not marked.
     recorded: Option<Vec<usize>>,
 }
@@ -31,7 +32,6 @@ impl Marker {
     pub(crate) fn new() -> Marker {
         Marker {
             stack: Vec::with_capacity(1024),
-            marked_bytes: 0,
             recorded: None,
         }
     }
@@ -40,7 +40,6 @@ impl Marker {
     pub(crate) fn recording() -> Marker {
         Marker {
             stack: Vec::new(),
-            marked_bytes: 0,
             recorded: Some(Vec::new()),
         }
     }
@@ -50,16 +49,21 @@ impl Marker {
     }
 
     /// Greys the object of a `Gc` handle (`Trace` for `Gc`).
+    /// Greys the object of a `Gc<T>`. `p` is the start of an allocated
+    /// object of type `T` (a `Gc` in a reachable object never names anything
+    /// else): no span lookup, the scan function is known statically.
     #[inline(always)]
-    pub(crate) fn mark_gc(&mut self, p: usize) {
-        match &mut self.recorded {
-            None => self.mark_object(p as *const u8),
-            Some(r) => r.push(p),
+    pub(crate) fn mark_gc<T: Trace>(&mut self, p: usize) {
+        if let Some(r) = &mut self.recorded {
+            r.push(p);
+            return;
         }
-    }
-
-    pub(crate) fn marked_bytes(&self) -> usize {
-        self.marked_bytes
+        if mbitmap::set_mark_at(p) && T::NEEDS_TRACE {
+            if needs_drop::<T>() && is_queued(p) {
+                return;
+            }
+            self.stack.push((p, Scan::Typed(trace_erased::<T>)));
+        }
     }
 
     /// Greys the allocated GC object containing `p` (any address inside it;
@@ -82,34 +86,43 @@ impl Marker {
         }
     }
 
-    /// Marks transitively: scans grey objects until none is left.
+    /// Marks transitively: scans grey objects until none is left. Objects
+    /// pass through a small FIFO whose entries are prefetched when they
+    /// enter it, so an object's memory is in cache by the time it is
+    /// scanned (the grey stack alone would scan each right after the push).
     pub fn drain(&mut self) {
-        while let Some((p, s)) = self.stack.pop() {
-            // SAFETY: spans of grey objects are live during the cycle.
-            let s = unsafe { &*s };
-            match s.kind {
-                Kind::Typed(info) => {
-                    if let Some(trace) = info.trace {
-                        // SAFETY: p is an allocated object of this type,
-                        // not being dropped (queued objects are not pushed).
-                        unsafe { trace(p as *const u8, self) };
-                    }
-                }
-                Kind::Conservative | Kind::Uncollectable => {
-                    self.scan_conservative(p, p + s.elemsize)
-                }
-                Kind::Atomic => {}
+        let mut ring = [(0usize, Scan::Words(0)); PREFETCH];
+        let (mut head, mut len) = (0usize, 0usize);
+        loop {
+            while len < PREFETCH {
+                let Some(e) = self.stack.pop() else { break };
+                prefetch(e.0);
+                ring[(head + len) % PREFETCH] = e;
+                len += 1;
+            }
+            if len == 0 {
+                return;
+            }
+            let (p, scan) = ring[head];
+            head = (head + 1) % PREFETCH;
+            len -= 1;
+            match scan {
+                // SAFETY: p is an allocated object of the span's type, not
+                // being dropped (queued objects are not pushed).
+                Scan::Typed(trace) => unsafe { trace(p as *const u8, self) },
+                Scan::Words(n) => self.scan_conservative(p, p + n),
             }
         }
     }
 
     #[inline(always)]
-    fn grey(&mut self, s: &'static GcSpan, idx: usize) {
-        if s.set_bit(Bits::Mark, idx) {
-            self.marked_bytes += s.elemsize;
-            let queued = s.needs_drop() && s.bit(Bits::Queued, idx);
-            if s.kind.scans() && !queued {
-                self.stack.push((s.object(idx), s));
+    fn grey(&mut self, s: &GcSpan, idx: usize) {
+        let p = s.object(idx);
+        if mbitmap::set_mark_at(p) {
+            if let Some(scan) = s.scan {
+                if !(s.needs_drop && s.bit(Bits::Queued, idx)) {
+                    self.stack.push((p, scan));
+                }
             }
         }
     }
@@ -151,5 +164,31 @@ fn mark_uncollectable(m: &mut Marker) {
 
 /// Whether the object at `p` is marked in the current cycle.
 pub fn is_marked(p: *const u8) -> bool {
-    mbitmap::object_of(p as usize).is_some_and(|(s, idx)| s.bit(Bits::Mark, idx))
+    mbitmap::object_of(p as usize).is_some_and(|(s, idx)| mbitmap::is_marked_at(s.object(idx)))
+}
+
+const PREFETCH: usize = 8;
+
+#[inline(always)]
+fn prefetch(p: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint and never faults.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Whether the typed object at `p` waits for its drop (never traced then).
+#[cold]
+fn is_queued(p: usize) -> bool {
+    mbitmap::span_of(p).is_some_and(|s| s.bit(Bits::Queued, s.index_of(p)))
+}
+
+/// # Safety
+/// `p` is a live object of type `T`.
+pub(crate) unsafe fn trace_erased<T: Trace>(p: *const u8, m: &mut Marker) {
+    // SAFETY: forwarded contract.
+    unsafe { (*p.cast::<T>()).trace(m) }
 }

@@ -62,7 +62,7 @@ fn goal() -> usize {
 }
 
 fn heap_minimum() -> usize {
-    HEAP_MINIMUM / 100 * gogc().unwrap_or(100) as usize
+    HEAP_MINIMUM * gogc().unwrap_or(100) as usize / 100
 }
 
 /// `bytes` in `objects` objects were handed to a cache (or allocated large).
@@ -137,9 +137,9 @@ pub struct CycleTimes {
 }
 
 /// Ends a cycle: new goal, figures, trace line.
-pub fn end_cycle(t: CycleTimes, heap_before: usize, marked: usize, swept: Swept) {
+pub fn end_cycle(t: CycleTimes, heap_before: usize, swept: Swept) {
     let pct = gogc().unwrap_or(100) as usize;
-    let goal = (swept.live_bytes + swept.live_bytes / 100 * pct).max(heap_minimum());
+    let goal = (swept.live_bytes + swept.live_bytes * pct / 100).max(heap_minimum());
     GOAL.store(goal, Ordering::Relaxed);
     HEAP_LIVE.store(swept.live_bytes, Ordering::Relaxed);
     HEAP_OBJECTS.store(swept.live_objects, Ordering::Relaxed);
@@ -167,7 +167,7 @@ pub fn end_cycle(t: CycleTimes, heap_before: usize, marked: usize, swept: Swept)
             since_start,
             percent: (fraction * 100.0) as u32,
             times: [t.stop, t.mark, t.sweep],
-            heap: [heap_before, heap_before, marked],
+            heap: [heap_before, heap_before, swept.live_bytes],
             goal,
             procs: procs(),
         });

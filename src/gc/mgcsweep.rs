@@ -73,19 +73,19 @@ fn sweep_span(s: &mut GcSpan, gen: u32, jobs: &mut Vec<Job>) -> usize {
         let mut keep = if s.kind == Kind::Uncollectable {
             alloc
         } else {
-            alloc & s.word(Bits::Mark, w).load(Ordering::Relaxed)
+            alloc & s.gather_marks(w)
         };
         let dead = alloc & !keep;
         if dead != 0 && s.has_cleanups.load(Ordering::Relaxed) {
             mfinal::take_cleanups(s, w, dead, jobs);
         }
-        if dead != 0 && s.needs_drop() {
+        if dead != 0 && s.needs_drop {
             keep |= hold_for_drop(s, w, dead, jobs);
         }
         s.word(Bits::Alloc, w).store(keep, Ordering::Relaxed);
-        s.word(Bits::Mark, w).store(0, Ordering::Relaxed);
         live += keep.count_ones() as usize;
     }
+    s.clear_marks();
     s.freeindex.store(0, Ordering::Relaxed);
     s.sweepgen = gen;
     live
