@@ -3,10 +3,12 @@
  * and one registered by hand with GC_register_my_thread build lists that
  * live only on their own stacks, while the main thread collects; every list
  * must come through intact. Also checks the argument passed to the thread
- * (its only reference is in flight) and a thread blocked in a system call. */
+ * (its only reference is in flight), a thread blocked in a system call, and
+ * a fork() with registered threads alive (the child collects alone). */
 #define GC_THREADS
 #include "gccheck.h"
 #include <pthread.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define THREADS 4
@@ -116,6 +118,21 @@ int main(void) {
         usleep(1000);
     }
     CHECK(GC_get_gc_no() >= before + 20);
+
+    /* fork() while a registered thread is blocked: the child has one
+       thread, and collects there without waiting for the others. */
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        struct node *l = build(55, LEN);
+        for (int i = 0; i < 3; i++)
+            GC_gcollect();
+        _exit(intact(l, 55, LEN) ? 0 : 1);
+    }
+    int status;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "forked child: status %d", status);
+
     REQUIRE(write(pipefd[1], "x", 1) == 1);
     for (int i = 0; i < THREADS + 2; i++) {
         void *r;
