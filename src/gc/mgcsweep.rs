@@ -50,7 +50,10 @@ pub fn sweep(gen: u32) -> Swept {
         out.live_bytes += live * span.elemsize;
         out.span_bytes += span.limit - span.base;
         if live < span.nelems as usize {
-            c.partial.entry((span.kind, span.elemsize)).or_default().push(s);
+            c.partial
+                .entry((span.kind, span.elemsize))
+                .or_default()
+                .push(s);
         }
         kept.push(s);
     }
