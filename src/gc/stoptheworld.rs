@@ -45,7 +45,9 @@
 //!    the kernel put the interrupted context (every register) on this same
 //!    stack, above the handler's frame (the handler does not run on an
 //!    alternate stack: no `SA_ONSTACK`), so scanning from there to the stack
-//!    top covers registers and stack;
+//!    top covers registers and stack; it also publishes the address of that
+//!    saved context, the only thing scanned when the thread was running on a
+//!    stack not its own (a coroutine's, a signal stack);
 //! 3. decrements `PENDING` (waking the collector at 0) and sleeps on `WORLD`
 //!    while it holds the odd value it read at entry;
 //! 4. once `WORLD` moved on, decrements `PENDING` again and returns.
@@ -99,10 +101,15 @@ struct Thread {
     tid: libc::pid_t,
     /// Survives `fork()` (the tid does not): finds the forking thread's record.
     pthread: libc::pthread_t,
+    /// Lowest address of the stack (0: unknown).
+    stack_lo: usize,
     /// Highest address of the stack (exclusive).
     stack_top: usize,
     /// Stack pointer published by the suspend handler (valid while stopped).
     sp: AtomicUsize,
+    /// The interrupted context (`ucontext_t`) the kernel saved, published
+    /// with `sp`.
+    context: AtomicUsize,
     /// Did the current stop reach this thread?
     stopped: bool,
     next: *mut Thread,
@@ -115,6 +122,14 @@ struct Registry {
     /// The collector's own stack range while the world is stopped (0,0 if
     /// the collector is not registered).
     self_stack: (usize, usize),
+}
+
+impl Thread {
+    /// Is `sp` on this thread's own stack? (Not when it runs on a stack of
+    /// its own making, a coroutine's or a signal stack.)
+    fn on_own_stack(&self, sp: usize) -> bool {
+        sp >= self.stack_lo && sp < self.stack_top
+    }
 }
 
 // SAFETY: the raw pointers are records owned by the registry, only touched
@@ -263,18 +278,26 @@ fn find(r: &Registry, tid: libc::pid_t) -> Option<*mut Thread> {
 /// Registers the calling thread with stack top `stack_top` (0: ask pthread).
 /// Returns false if it was registered already.
 pub fn register_current(stack_top: usize) -> bool {
+    let (lo, pthread_top) = current_stack();
     let top = if stack_top != 0 {
         stack_top
     } else {
-        current_stack().1
+        pthread_top
+    };
+    let lo = if lo < top && top <= pthread_top {
+        lo
+    } else {
+        0
     };
     let tid = gettid();
     let rec = Box::into_raw(Box::new(Thread {
         tid,
         // SAFETY: pthread_self has no preconditions.
         pthread: unsafe { libc::pthread_self() },
+        stack_lo: lo,
         stack_top: top,
         sp: AtomicUsize::new(0),
+        context: AtomicUsize::new(0),
         stopped: false,
         next: ptr::null_mut(),
     }));
@@ -344,8 +367,8 @@ pub fn stop_world(lock_all: fn(), unlock_all: fn()) {
     let sp_now = approximate_sp();
     r.self_stack = match find(r, me) {
         // SAFETY: live record under the lock.
-        Some(t) => (sp_now, unsafe { (*t).stack_top }),
-        None => (0, 0),
+        Some(t) if unsafe { (*t).on_own_stack(sp_now) } => (sp_now, unsafe { (*t).stack_top }),
+        _ => (0, 0),
     };
     let others = count_others(r, me);
     PENDING.store(others, Ordering::Release);
@@ -405,8 +428,11 @@ pub fn start_world() {
 /// Calls `f(lo, hi)` for every stack (and register spill) range of the
 /// stopped world: each stopped thread from its published stack pointer to its
 /// stack top, the collector's own stack if it is registered, and the
-/// collector's spilled registers. Only between stop_world and start_world,
-/// on the collector's thread.
+/// collector's spilled registers. A thread stopped while running on a stack
+/// that is not its own (a coroutine's, a signal stack) has only its
+/// registers scanned: as with libgc, such stacks are roots only if the
+/// program adds them (`GC_add_roots`). Only between stop_world and
+/// start_world, on the collector's thread.
 pub fn for_each_stack(mut f: impl FnMut(usize, usize)) {
     // SAFETY: the collector holds REGISTRY's lock (between stop and start).
     let r = unsafe { &*REGISTRY.data_ptr() };
@@ -415,8 +441,13 @@ pub fn for_each_stack(mut f: impl FnMut(usize, usize)) {
         // SAFETY: live record under the lock.
         let rec = unsafe { &*t };
         let sp = rec.sp.load(Ordering::Acquire);
-        if rec.stopped && sp != 0 && sp < rec.stack_top {
-            f(sp, rec.stack_top);
+        if rec.stopped && sp != 0 {
+            if rec.on_own_stack(sp) {
+                f(sp, rec.stack_top);
+            } else {
+                let ctx = rec.context.load(Ordering::Acquire);
+                f(ctx, ctx + core::mem::size_of::<libc::ucontext_t>());
+            }
         }
         t = rec.next;
     }
@@ -457,7 +488,7 @@ fn wait_until_zero(word: &AtomicU32) {
 }
 
 /// The suspend signal's handler: park until the world restarts.
-extern "C" fn suspend_handler(_sig: i32, _info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+extern "C" fn suspend_handler(_sig: i32, _info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: __errno_location is async-signal-safe and returns this thread's errno.
     let saved_errno = unsafe { *libc::__errno_location() };
     let epoch = WORLD.load(Ordering::Acquire);
@@ -470,7 +501,10 @@ extern "C" fn suspend_handler(_sig: i32, _info: *mut libc::siginfo_t, _ctx: *mut
             let local = 0usize;
             let sp = core::hint::black_box(&local) as *const usize as usize;
             // SAFETY: live record, see above.
-            unsafe { (*t).sp.store(sp, Ordering::Release) };
+            unsafe {
+                (*t).context.store(ctx as usize, Ordering::Relaxed);
+                (*t).sp.store(sp, Ordering::Release);
+            }
             ack();
             while WORLD.load(Ordering::Acquire) == epoch {
                 futex_wait(&WORLD, epoch);
