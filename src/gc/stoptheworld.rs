@@ -236,22 +236,29 @@ pub fn current_stack() -> (usize, usize) {
     }
 }
 
-std::thread_local! {
-    /// Is this thread on the registry? (a cache of it, for the allocation path)
-    static REGISTERED: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
-}
-
-/// The cached answer of [`is_registered`] (no lock).
+/// The answer of [`is_registered`] without the lock, for the allocation
+/// path: a registered thread's value of the exit key is set (glibc reads a
+/// key's value from the thread descriptor, with no `__tls_get_addr` call).
 #[inline]
 pub fn is_registered_fast() -> bool {
-    REGISTERED.try_with(|r| r.get()).unwrap_or(false)
+    let key = EXIT_KEY.load(Ordering::Relaxed);
+    // SAFETY: a key created by install_once (key + 1 stored, 0: none yet).
+    key != 0 && !unsafe { libc::pthread_getspecific(key - 1) }.is_null()
 }
 
 /// Registers the calling thread unless it is registered already.
 pub fn ensure_registered() {
     if !is_registered_fast() {
         register_current(0);
-        let _ = REGISTERED.try_with(|r| r.set(true));
+    }
+}
+
+fn set_exit_key(registered: bool) {
+    let key = EXIT_KEY.load(Ordering::Acquire);
+    if key != 0 {
+        // SAFETY: a live key; any non-null value makes its destructor run
+        // at thread exit.
+        unsafe { libc::pthread_setspecific(key - 1, registered as usize as *const libc::c_void) };
     }
 }
 
@@ -313,21 +320,13 @@ pub fn register_current(stack_top: usize) -> bool {
     unsafe { (*rec).next = r.head };
     r.head = rec;
     drop(r);
-    let _ = REGISTERED.try_with(|r| r.set(true));
-    // SAFETY: the key exists (install_once); any non-null value makes the
-    // destructor run at thread exit.
-    unsafe {
-        libc::pthread_setspecific(
-            EXIT_KEY.load(Ordering::Acquire) - 1,
-            1usize as *const libc::c_void,
-        );
-    }
+    set_exit_key(true);
     true
 }
 
 /// Unregisters the calling thread; false if it was not registered.
 pub fn unregister_current() -> bool {
-    let _ = REGISTERED.try_with(|r| r.set(false));
+    set_exit_key(false);
     let tid = gettid();
     let mut r = REGISTRY.lock();
     let mut link: *mut *mut Thread = &mut r.head;
