@@ -184,42 +184,32 @@ fn out_of_memory(size: usize) -> *mut c_void {
     }
 }
 
-/// `void *GC_malloc(size_t)`: scanned conservatively, zeroed.
-#[no_mangle]
-pub extern "C" fn GC_malloc(size: usize) -> *mut c_void {
-    allocate(size, Kind::Conservative)
+/// Defines `void *<name>(size_t)` entry points allocating objects of a kind.
+macro_rules! alloc_entries {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident,)*) => {$(
+        $(#[$doc])*
+        #[no_mangle]
+        pub extern "C" fn $name(size: usize) -> *mut c_void {
+            allocate(size, Kind::$kind)
+        }
+    )*};
 }
 
-/// `void *GC_malloc_atomic(size_t)`: never scanned, not zeroed.
-#[no_mangle]
-pub extern "C" fn GC_malloc_atomic(size: usize) -> *mut c_void {
-    allocate(size, Kind::Atomic)
-}
-
-/// `void *GC_malloc_uncollectable(size_t)`: a root until `GC_free`.
-#[no_mangle]
-pub extern "C" fn GC_malloc_uncollectable(size: usize) -> *mut c_void {
-    allocate(size, Kind::Uncollectable)
-}
-
-/// `void *GC_malloc_atomic_uncollectable(size_t)`: uncollectable; goheap
-/// also scans it (libgc does not: only more retention, never less).
-#[no_mangle]
-pub extern "C" fn GC_malloc_atomic_uncollectable(size: usize) -> *mut c_void {
-    allocate(size, Kind::Uncollectable)
-}
-
-/// `void *GC_malloc_ignore_off_page(size_t)`: as `GC_malloc` (goheap
-/// recognises every interior pointer anyway).
-#[no_mangle]
-pub extern "C" fn GC_malloc_ignore_off_page(size: usize) -> *mut c_void {
-    allocate(size, Kind::Conservative)
-}
-
-/// `void *GC_malloc_atomic_ignore_off_page(size_t)`.
-#[no_mangle]
-pub extern "C" fn GC_malloc_atomic_ignore_off_page(size: usize) -> *mut c_void {
-    allocate(size, Kind::Atomic)
+alloc_entries! {
+    /// `GC_malloc`: scanned conservatively, zeroed.
+    GC_malloc => Conservative,
+    /// `GC_malloc_atomic`: never scanned, not zeroed.
+    GC_malloc_atomic => Atomic,
+    /// `GC_malloc_uncollectable`: a root until `GC_free`.
+    GC_malloc_uncollectable => Uncollectable,
+    /// `GC_malloc_atomic_uncollectable`: uncollectable; goheap also scans it
+    /// (libgc does not: only more retention, never less).
+    GC_malloc_atomic_uncollectable => Uncollectable,
+    /// `GC_malloc_ignore_off_page`: as `GC_malloc` (goheap recognises every
+    /// interior pointer anyway).
+    GC_malloc_ignore_off_page => Conservative,
+    /// `GC_malloc_atomic_ignore_off_page`: as `GC_malloc_atomic`.
+    GC_malloc_atomic_ignore_off_page => Atomic,
 }
 
 /// `void *GC_realloc(void *, size_t)`.

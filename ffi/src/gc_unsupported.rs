@@ -5,7 +5,7 @@
 //! libgc's size. Made with:
 //!
 //! ```sh
-//! impl=$(grep -oE '(fn|static mut|static) GC_[A-Za-z0-9_]+|GC_debug_[a-z_]+ =>' ffi/src/gc.rs \
+//! impl=$(grep -oE '(fn|static mut|static) GC_[A-Za-z0-9_]+|GC_[A-Za-z0-9_]+ =>' ffi/src/gc.rs \
 //!        | grep -oE 'GC_[A-Za-z0-9_]+' | sort -u)
 //! nm -D --defined-only libgc.so.1 | awk '$2=="T"{print $3}' | grep -vxF "$impl"   # functions
 //! nm -D --defined-only -S libgc.so.1 | awk '$3~/[BDR]/{print $4, $2}' | grep -v '^_end' \
