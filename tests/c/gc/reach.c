@@ -1,7 +1,7 @@
-/* reach.c — reachability under libgc's root rules: globals, the stack and
- * uncollectable objects keep objects (and what they reach) alive, interior
- * pointers count, cycles die, and neither atomic objects nor the malloc heap
- * are scanned. */
+/* reach.c — reachability under libgc's root rules: globals, the stack,
+ * uncollectable objects and GC_add_roots ranges keep objects (and what they
+ * reach) alive, interior pointers count, cycles die, and neither atomic
+ * objects nor the malloc heap are scanned. */
 #include "gccheck.h"
 
 #define N 1000
@@ -74,6 +74,7 @@ static __attribute__((noinline)) void fill_watched(void **holder, GC_hidden_poin
 
 static GC_hidden_pointer atomic_links[N];
 static GC_hidden_pointer malloc_links[N];
+static GC_hidden_pointer rooted_links[N];
 
 static GC_hidden_pointer kept_links[3];
 
@@ -123,6 +124,21 @@ int main(void) {
     int mallocd = count_cleared(malloc_links, N);
     CHECKF(mallocd >= N * 9 / 10, "%d of %d objects behind malloc memory collected", mallocd, N);
     CHECK(GC_base(atomic_holder) == atomic_holder);
+
+    /* GC_add_roots: malloc memory becomes a root, until GC_remove_roots. */
+    void **region = malloc(N * sizeof(void *));
+    GC_add_roots(region, region + N);
+    fill_watched(region, rooted_links);
+    collect_hard();
+    churn();
+    collect_hard();
+    CHECK(count_cleared(rooted_links, N) == 0);
+    GC_remove_roots(region, region + N);
+    collect_hard();
+    int unrooted = count_cleared(rooted_links, N);
+    CHECKF(unrooted >= N * 9 / 10, "%d of %d objects collected after GC_remove_roots",
+           unrooted, N);
+    free(region);
 
     /* Dropping the roots lets the lists go. */
     GC_hidden_pointer list_links[3];
