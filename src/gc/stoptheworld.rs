@@ -476,14 +476,53 @@ fn approximate_sp() -> usize {
     core::hint::black_box(&marker) as *const u8 as usize
 }
 
+/// How long the collector waits for stopped threads before it says so.
+const STALL_WARNING: core::time::Duration = core::time::Duration::from_secs(5);
+
+/// Waits until `word` is 0. A thread that never answers (it blocks the
+/// suspend signal) would stall the collector silently, so after
+/// `STALL_WARNING` it says once how many threads it still waits for, and
+/// keeps waiting.
 fn wait_until_zero(word: &AtomicU32) {
+    let mut waited = core::time::Duration::ZERO;
+    let step = core::time::Duration::from_millis(100);
+    let mut warned = false;
     loop {
         let v = word.load(Ordering::Acquire);
         if v == 0 {
             return;
         }
-        futex_wait(word, v);
+        futex_wait_for(word, v, step);
+        waited += step;
+        if waited >= STALL_WARNING && !warned {
+            warned = true;
+            let mut buf = [0u8; 20];
+            crate::os::write_stderr(&[
+                b"goheap: stopping the world: ",
+                crate::os::decimal(word.load(Ordering::Acquire) as usize, &mut buf),
+                b" registered thread(s) have not answered the suspend signal for 5 s \
+                  (blocked by sigprocmask? use GC_pthread_sigmask); still waiting\n",
+            ]);
+        }
     }
+}
+
+/// `futex(FUTEX_WAIT)` on `word` while it holds `val`, for at most `d`.
+fn futex_wait_for(word: &AtomicU32, val: u32, d: core::time::Duration) {
+    let ts = libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: FUTEX_WAIT on a live, aligned u32 with a relative timeout.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            val,
+            &ts as *const libc::timespec,
+        )
+    };
 }
 
 /// The suspend signal's handler: park until the world restarts.
@@ -615,6 +654,37 @@ mod tests {
 
     /// Threads blocked in system calls are stopped and their calls resume
     /// (SA_RESTART), and the exit key unregisters threads that forget to.
+    /// A registered thread that blocks the suspend signal stalls the stop
+    /// (with a message after 5 s) until it unblocks it; then it stops.
+    #[test]
+    fn a_thread_blocking_the_signal_delays_the_stop_until_it_unblocks() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let blocker = std::thread::spawn(move || {
+            assert!(register_current(0));
+            // SAFETY: plain signal mask calls on this thread.
+            unsafe {
+                let mut set: libc::sigset_t = core::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, suspend_signal());
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, ptr::null_mut());
+                tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, ptr::null_mut());
+            }
+            assert!(unregister_current());
+        });
+        rx.recv().unwrap();
+        let t0 = std::time::Instant::now();
+        stop_world(nothing, nothing);
+        let waited = t0.elapsed();
+        start_world();
+        blocker.join().unwrap();
+        assert!(
+            waited >= std::time::Duration::from_millis(200),
+            "stopped a thread that blocked the signal after {waited:?}"
+        );
+    }
+
     #[test]
     fn blocked_threads_stop_and_exiting_threads_unregister() {
         let mut fds = [0; 2];
