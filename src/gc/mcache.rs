@@ -18,6 +18,7 @@
 
 use super::mbitmap::{self, Bits, GcSpan, Kind, TypeInfo};
 use super::mgc;
+use super::mgcmark::prefetch;
 use super::mgcpacer;
 use crate::alloc::mheap::HEAP;
 use crate::alloc::mspan::SpanClass;
@@ -95,7 +96,7 @@ impl GcCache {
             // The next object of this slot will be written soon: start
             // bringing its line in (reused memory is rarely cached).
             let next = slot.word as usize * 64 + slot.free.trailing_zeros() as usize;
-            prefetch_write(s.base + next * s.elemsize);
+            prefetch(s.base + next * s.elemsize);
             return s.object(idx) as *mut u8;
         }
         self.alloc_refill(kind, class)
@@ -148,17 +149,6 @@ impl GcCache {
     fn clear(&mut self) {
         *self = GcCache::new();
     }
-}
-
-#[inline(always)]
-fn prefetch_write(p: usize) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint and never faults, whatever the address.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// The free slots of the slot's current word.
