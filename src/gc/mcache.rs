@@ -247,10 +247,14 @@ fn alloc_large(kind: Kind, size: usize) -> *mut u8 {
 }
 
 /// Allocates `size` bytes aligned to `align` for `kind`; zeroed if the kind
-/// says so; null when the heap limit or the OS refuses. Call inside the
-/// world.
+/// says so; null when the heap limit or the OS refuses, or for alignments
+/// above a page. Call inside the world.
 #[inline(always)]
 pub fn alloc(kind: Kind, size: usize, align: usize) -> *mut u8 {
+    if align > PAGE_SIZE {
+        // Spans are only page-aligned.
+        return ptr::null_mut();
+    }
     let Some(class) = class_of(size.max(1), align) else {
         return alloc_large(kind, size.max(1));
     };
