@@ -19,11 +19,12 @@
 //!   calls the oom function), and `GC_free` of anything but an object start
 //!   aborts with goheap's message.
 //!
-//! The world stopper takes, in this order, the root table's lock, the
-//! finalizer tables' lock, then (`stoptheworld::stop_world`) the thread
-//! registry's and the allocator's locks, snapshots the data segments while
-//! the world still runs, and stops the registered threads; the restart
-//! releases them in reverse. Code that takes one of these locks never takes
+//! The world stopper takes, in this order, the root table's lock (and
+//! snapshots the data segments while the world still runs), the finalizer
+//! tables' lock, the lock of the exited threads' results, then
+//! (`stoptheworld::stop_world`) the thread registry's and the allocator's
+//! locks, and stops the registered threads; the restart releases them in
+//! reverse. Code that takes one of these locks never takes
 //! an earlier one while holding it, and never calls into `raw` while holding
 //! one (a `raw` call waits for a running cycle, and the cycle may be waiting
 //! for that lock); hence `register_finalizer` and the link registrations
