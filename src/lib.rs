@@ -10,6 +10,7 @@
 //! | `options` | `GOHEAP_*` environment settings |
 //! | `alloc` | the allocator: arenas, mheap, mcentral, mcache, tiny allocator, scavenger |
 //! | `sched` | goroutines: G-M-P scheduler, stacks, sysmon, timers, netpoller |
+//! | `gc` | the managed heap: Go's collector, the Rust `Gc` API, libgc's raw interface |
 //!
 //! Use it as Rust's allocator:
 //!
@@ -27,6 +28,7 @@
 //! crate (`ffi/`).
 
 mod alloc;
+pub mod gc;
 mod lock;
 mod options;
 mod os;
@@ -37,3 +39,5 @@ pub use alloc::malloc;
 pub use alloc::malloc::{print_stats, release, stats};
 pub use alloc::mstats::{SizeClassStats, Stats};
 pub use sched::{blocking, go, lock_os_thread, net, sleep, unlock_os_thread, yield_now};
+pub use gc::Trace;
+pub use goheap_derive::Trace;

@@ -98,6 +98,22 @@ impl<T> Mutex<T> {
     pub unsafe fn unlock_after_fork(&self) {
         self.release();
     }
+
+    /// The guarded data, for a holder that took the lock with
+    /// `lock_for_fork` (no guard); dereferencing it needs the lock held.
+    pub(crate) fn data_ptr(&self) -> *mut T {
+        self.data.get()
+    }
+}
+
+/// Sleeps while `*key == val` (or until woken; spurious returns happen).
+pub(crate) fn futex_wait(key: &AtomicU32, val: u32) {
+    futex(key, libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, val);
+}
+
+/// Wakes up to `n` sleepers on `key`.
+pub(crate) fn futex_wake(key: &AtomicU32, n: i32) {
+    futex(key, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, n as u32);
 }
 
 fn futex(key: &AtomicU32, op: i32, val: u32) {

@@ -173,6 +173,10 @@ fn lookup(p: *mut u8, op: &'static str) -> (Object, &'static MSpan) {
         invalid(op, addr);
     }
     let spc = span.spanclass;
+    if spc.is_gc() {
+        // The managed heap's objects are freed only by its collector.
+        invalid(op, addr);
+    }
     if spc == SpanClass::TINY {
         let block = tiny_block(span, addr, op);
         return (Object::Tiny { block }, span);
@@ -397,6 +401,19 @@ fn init_process() {
             unsafe { libc::atexit(print_stats_at_exit) };
         }
     }
+}
+
+/// Takes every allocator lock, in lock order (for `fork()`, and for the
+/// collector before it stops the C threads: see `gc::stoptheworld`).
+pub(crate) fn lock_all() {
+    // SAFETY: only takes locks.
+    unsafe { fork_prepare() }
+}
+
+/// Releases what [`lock_all`] took (on the same thread).
+pub(crate) fn unlock_all() {
+    // SAFETY: lock_all took them on this thread.
+    unsafe { fork_parent() }
 }
 
 /// Takes every allocator lock, in lock order, before `fork()`.

@@ -135,6 +135,9 @@ pub enum Link {
     Plain,
     /// Statically linked against libgoheap.a, with `-DGOHEAP_STATIC`.
     Static,
+    /// A plain glibc program linked with Debian's libgc (`-lgc`): Boehm GC
+    /// as is, goheap's collector under LD_PRELOAD=libgoheap.so.
+    Libgc,
 }
 
 fn compiler(var: &str, default: &str) -> String {
@@ -165,18 +168,18 @@ pub fn compile(src: &str, link: Link) -> PathBuf {
     }
     let path = root().join("tests/c").join(src);
     let cpp = src.ends_with(".cpp");
+    // "gc/api.c" → "gc-api": sources in subdirectories keep distinct outputs.
     let stem = Path::new(src)
-        .file_stem()
-        .unwrap()
+        .with_extension("")
         .to_string_lossy()
-        .into_owned();
+        .replace('/', "-");
     let suffix = if cpp { "cpp" } else { "c" };
     let out = scratch().join(format!(
         "{stem}-{suffix}-{}",
-        if link == Link::Static {
-            "static"
-        } else {
-            "plain"
+        match link {
+            Link::Static => "static",
+            Link::Plain => "plain",
+            Link::Libgc => "libgc",
         }
     ));
     let mut cmd = Command::new(if cpp { cxx() } else { cc() });
@@ -195,12 +198,18 @@ pub fn compile(src: &str, link: Link) -> PathBuf {
         .arg(&path)
         .arg("-o")
         .arg(&out);
-    if link == Link::Static {
-        cmd.arg("-DGOHEAP_STATIC")
-            .arg(&libs().a)
-            .args(native_static_libs());
-    } else {
-        cmd.arg("-ldl");
+    match link {
+        Link::Static => {
+            cmd.arg("-DGOHEAP_STATIC")
+                .arg(&libs().a)
+                .args(native_static_libs());
+        }
+        Link::Plain => {
+            cmd.arg("-ldl");
+        }
+        Link::Libgc => {
+            cmd.args(["-lgc", "-ldl"]);
+        }
     }
     let output = run_timeout(&mut cmd, 300);
     assert!(
