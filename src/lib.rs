@@ -9,6 +9,7 @@
 //! | `lock` | the runtime's futex mutex; Go's lock_futex.go |
 //! | `options` | `GOHEAP_*` environment settings |
 //! | `alloc` | the allocator: arenas, mheap, mcentral, mcache, tiny allocator, scavenger |
+//! | `profile` | sampled heap profiles in pprof's format (`GOHEAP_PROFILE`) |
 //!
 //! Use it as Rust's allocator:
 //!
@@ -29,6 +30,7 @@ mod alloc;
 mod lock;
 mod options;
 mod os;
+pub mod profile;
 
 pub use alloc::global::GoHeap;
 pub use alloc::malloc;

@@ -30,6 +30,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod options;
+mod profile;
 mod stats;
 
 use core::ffi::{c_char, c_int, c_void};

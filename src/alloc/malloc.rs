@@ -32,6 +32,7 @@ use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState
 use crate::alloc::mstats::{self, Stats};
 use crate::options;
 use crate::os;
+use crate::profile;
 use crate::alloc::scavenger;
 use crate::alloc::sizeclasses::{class_for_aligned, size_to_class, MAX_SMALL_SIZE, PAGE_SIZE, TINY_SIZE};
 use core::ptr;
@@ -70,7 +71,18 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         // A multiple of 16 stays within MAX_SMALL_SIZE when rounded up.
         let rounded = (size + align - 1) & !(align - 1);
         let spc = SpanClass::noscan(size_to_class(rounded));
-        return with_cache(|c| c.alloc(spc));
+        // Heap-profile hook (crate::profile): count the bytes, and past the
+        // sampling point record the object outside the cache borrow.
+        let (p, sampled) = with_cache(|c| {
+            (
+                c.alloc(spc),
+                profile::sampler::count(&mut c.next_sample, rounded),
+            )
+        });
+        if sampled {
+            profile::record_alloc(p, rounded);
+        }
+        return p;
     }
     alloc_slow(size, align)
 }
@@ -96,6 +108,15 @@ fn alloc_slow(size: usize, align: usize) -> *mut u8 {
 }
 
 fn alloc_large(size: usize, align: usize, zero: bool) -> *mut u8 {
+    let p = alloc_large_span(size, align, zero);
+    // Heap-profile hook (crate::profile), as in `alloc`.
+    if with_cache(|c| profile::sampler::count(&mut c.next_sample, size)) {
+        profile::record_alloc(p, size);
+    }
+    p
+}
+
+fn alloc_large_span(size: usize, align: usize, zero: bool) -> *mut u8 {
     let Some(npages) = size
         .checked_next_multiple_of(PAGE_SIZE)
         .map(|b| b / PAGE_SIZE)
@@ -216,6 +237,11 @@ pub unsafe fn free(p: *mut u8, op: &'static str) {
     }
     let addr = p as usize;
     if let Some(span) = arena::span_of(addr) {
+        // Heap-profile hook (crate::profile): a span that held a sampled
+        // object has its records looked up.
+        if span.profiled.load(Ordering::Relaxed) {
+            profile::record_free(p);
+        }
         let spc = span.spanclass;
         // Spans not in use have class NONE: no need to check their state.
         if spc.is_small_noscan()
