@@ -146,6 +146,37 @@ pub fn scale(count: u64, bytes: u64, rate: usize) -> (u64, u64) {
     )
 }
 
+/// The base of the loaded object holding goheap's code, when that is a
+/// shared library (libgoheap.so) rather than the program itself.
+fn goheap_library_base() -> Option<usize> {
+    let ours = object_base(goheap_library_base as fn() -> Option<usize> as usize)?;
+    // SAFETY: getauxval has no preconditions.
+    let program_headers = unsafe { libc::getauxval(libc::AT_PHDR) } as usize;
+    (object_base(program_headers) != Some(ours)).then_some(ours)
+}
+
+/// The base address of the loaded object containing `addr`.
+fn object_base(addr: usize) -> Option<usize> {
+    // SAFETY: Dl_info is plain data; dladdr fills it or returns 0.
+    let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
+    // SAFETY: any address may be asked about.
+    let found = unsafe { libc::dladdr(addr as *const libc::c_void, &mut info) } != 0;
+    found.then_some(info.dli_fbase as usize)
+}
+
+/// A stack without its leading frames inside libgoheap.so (the C entry
+/// points and what they call): the leaf is then the caller of malloc.
+fn without_library_frames(stack: &[usize], library: Option<usize>) -> &[usize] {
+    let Some(library) = library else {
+        return stack;
+    };
+    let own = stack
+        .iter()
+        .take_while(|&&pc| object_base(pc) == Some(library))
+        .count();
+    &stack[own..]
+}
+
 /// Encodes the current profile (uncompressed) into `out`.
 fn encode(out: &mut Bytes) -> bool {
     let mut records: Buf<Record> = Buf::new();
@@ -158,6 +189,12 @@ fn encode(out: &mut Bytes) -> bool {
             stack: b.stack,
         })
     });
+    let library = goheap_library_base();
+    for r in records.as_mut_slice() {
+        let kept = without_library_frames(&r.stack[..r.depth], library).len();
+        r.stack.copy_within(r.depth - kept..r.depth, 0);
+        r.depth = kept;
+    }
     let rate = sampler::rate();
     let maps = Maps::read();
     let mut strings = Strings::new();
@@ -454,6 +491,18 @@ mod tests {
         assert!((b as f64 / (10.0 * (1 << 19) as f64) - 1.0).abs() < 0.001);
         assert_eq!(scale(0, 0, 1 << 19), (0, 0));
         assert_eq!(scale(3, 300, 1), (3, 300));
+    }
+
+    #[test]
+    fn library_frames_are_trimmed_only_inside_a_library() {
+        // In a test binary goheap is part of the program: nothing to trim.
+        assert_eq!(goheap_library_base(), None);
+        let stack = [1usize, 2, 3];
+        assert_eq!(without_library_frames(&stack, None), stack);
+        // Frames of libc (some library) are trimmed when it is "ours".
+        let libc_base = object_base(libc::malloc as usize).unwrap();
+        let in_libc = [libc::malloc as usize, libc::free as usize, 7];
+        assert_eq!(without_library_frames(&in_libc, Some(libc_base)), [7]);
     }
 
     #[test]
