@@ -276,9 +276,6 @@ pub struct MSpan {
     pub prev: *mut MSpan,
     pub freelist: *mut FreeObject,
     pub tiny_counts: *mut TinyCounts,
-    /// Whether a sampled object of the heap profile may live here (see
-    /// `crate::profile`); cleared when the span is put to a new use.
-    pub profiled: core::sync::atomic::AtomicBool,
 }
 
 impl MSpan {
@@ -299,7 +296,6 @@ impl MSpan {
             free_gen: 0,
             freelist: ptr::null_mut(),
             tiny_counts: ptr::null_mut(),
-            profiled: core::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -324,7 +320,6 @@ impl MSpan {
     /// Prepares an in-use span to hold objects of `spc`.
     pub fn init_class(&mut self, spc: SpanClass) {
         self.spanclass = spc;
-        self.profiled.store(false, Ordering::Relaxed);
         self.freelist = ptr::null_mut();
         self.alloc_count = 0;
         self.freeindex.store(0, Ordering::Relaxed);

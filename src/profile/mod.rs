@@ -11,23 +11,24 @@
 //! object is sampled, a new distance is drawn). An allocation of `s` bytes
 //! is so sampled with probability `1 - exp(-s/rate)`, and the writer scales
 //! each record back by the inverse (Go's `scaleHeapSample`). With profiling
-//! off, the cold path sets `next_sample` to `isize::MAX`, so it never runs
-//! again on that thread: the cost left is one subtract-and-branch. A new
-//! cache starts at `-1` ("not armed"): its first allocation draws the first
-//! distance without being sampled.
+//! off, the cold path parks `next_sample` at `isize::MAX`, so it never runs
+//! again on that thread: what is left is a subtract and a sign branch (a
+//! global on/off flag instead would cost a GOT load in position-independent
+//! code, more than the counter). A new cache's counter starts at `-1` ("not
+//! armed"): its first allocation draws the first distance unsampled.
 //!
 //! **Records** (`mprof`). A sampled allocation's stack is walked with the
 //! unwinder (`stack`, `_Unwind_Backtrace` into a fixed array on the
 //! stack) and counted in a *bucket*, one per distinct (stack, size), as
 //! Go's `bucket`s: allocations and frees. Buckets live in persistent
 //! memory and are never freed. The sampled object itself gets a *live
-//! record* (address → bucket) in a hash table, and its span the `profiled`
-//! flag; `free` checks that flag (a byte of the span record it already
-//! reads) and only when it is set looks the address up, so a free of an
-//! object that was not sampled costs one load and one branch. A stale flag
-//! (the sampled objects of the span are gone) only costs a lookup that
-//! misses. Everything is under one lock (`RECORDS`), taken once per sample
-//! and per free of a sampled object, never while walking a stack or
+//! record* (address → bucket) in a hash table. To find it again without
+//! a check on the small-object free path, a sampled small object is moved
+//! to a span of its own (tcmalloc does the same): its free then takes the
+//! large-object path, which alone looks records up (when profiling is
+//! on). That costs a page per live sampled small object, 1.6 % of the heap
+//! at the default rate. Everything is under one lock (`RECORDS`), taken
+//! once per sample and per large free, never while walking a stack or
 //! calling anything that could allocate.
 //!
 //! **Writing** (`pprof`). `write` snapshots the buckets under the lock,
@@ -82,7 +83,7 @@ pub(crate) fn record_alloc(p: *mut u8, size: usize) {
     mprof::record_alloc(p as usize, size, &frames[..n]);
 }
 
-/// The allocator frees `p`, in a span flagged as holding sampled objects.
+/// The allocator frees large object `p` (sampled objects are large).
 #[cold]
 #[inline(never)]
 pub(crate) fn record_free(p: *mut u8) {

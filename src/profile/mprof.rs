@@ -6,13 +6,13 @@
 //! Both tables are chained hash tables with fixed heads in `RECORDS`
 //! (static, so untouched pages cost nothing while profiling is off); their
 //! entries come from `persistent_alloc`. Buckets are never freed; live
-//! records go on a free list and are reused. The span of a sampled object
-//! gets the `profiled` flag, set under the lock, so that `free` knows to
-//! look here. `RECORDS`' lock is held across `fork()` (handlers registered
+//! records go on a free list and are reused. A sampled object has a span
+//! of its own, so only the allocator's large-object free looks here.
+//! `RECORDS`' lock is held across `fork()` (handlers registered
 //! with the first sample) and never while calling anything that allocates.
 
 use super::stack::MAX_FRAMES;
-use crate::alloc::{arena, fixalloc};
+use crate::alloc::fixalloc;
 use crate::lock::Mutex;
 use core::mem::{align_of, size_of};
 use core::ptr;
@@ -82,11 +82,7 @@ pub fn record_alloc(addr: usize, size: usize, stack: &[usize]) {
     };
     // SAFETY: buckets are live persistent records, mutated under the lock.
     unsafe { (*bucket).allocs += 1 };
-    if r.add_live(addr, bucket) {
-        if let Some(span) = arena::span_of(addr) {
-            span.profiled.store(true, Ordering::Relaxed);
-        }
-    }
+    r.add_live(addr, bucket);
 }
 
 /// The sampled object at `addr` is freed (nothing when it was not sampled).
@@ -148,11 +144,12 @@ impl Records {
         Some(b)
     }
 
-    fn add_live(&mut self, addr: usize, bucket: *mut Bucket) -> bool {
+    /// Adds the live record of `addr` (none if there is no memory for it).
+    fn add_live(&mut self, addr: usize, bucket: *mut Bucket) {
         let l = if self.free_live.is_null() {
             match fixalloc::persistent_alloc(size_of::<Live>(), align_of::<Live>()) {
                 Some(mem) => mem.as_ptr().cast::<Live>(),
-                None => return false,
+                None => return,
             }
         } else {
             let l = self.free_live;
@@ -170,7 +167,6 @@ impl Records {
             })
         };
         *head = l;
-        true
     }
 
     fn remove_live(&mut self, addr: usize) -> Option<*mut Bucket> {

@@ -63,21 +63,25 @@ fn parse_rate(text: &[u8]) -> usize {
 /// The value a new mcache's `next_sample` starts with: not armed yet.
 pub const UNARMED: isize = -1;
 
-/// The allocator's hook: `size` bytes were handed out on the thread whose
-/// mcache holds `next_sample`. True when this allocation is sampled (then
-/// the caller calls `profile::record_alloc` once it holds no cache borrow).
+/// The allocator's hook, on its fast path: `size` bytes were handed out on
+/// the thread whose mcache holds `next_sample`; the bytes left until the
+/// sampling point. When that is negative, the allocator calls [`rearm`],
+/// and if that says so `profile::record_alloc`, once it holds no cache
+/// borrow. (Returning the count, not a bool, keeps the test a sign branch.)
 #[inline(always)]
-pub fn count(next_sample: &mut isize, size: usize) -> bool {
+pub fn count(next_sample: &mut isize, size: usize) -> isize {
     let left = next_sample.wrapping_sub(size as isize);
     *next_sample = left;
-    left < 0 && rearm(next_sample, size)
+    left
 }
 
-/// Past the sampling point: draw the next distance. The allocation is
-/// sampled unless profiling is off or the counter was not armed yet.
+/// Past the sampling point (after `count` subtracted `size`): draws the
+/// next distance. True when the allocation is sampled: not when profiling
+/// is off (the counter is then parked at `isize::MAX`) or the counter was
+/// not armed yet.
 #[cold]
 #[inline(never)]
-fn rearm(next_sample: &mut isize, size: usize) -> bool {
+pub fn rearm(next_sample: &mut isize, size: usize) -> bool {
     rearm_at(next_sample, size, rate())
 }
 

@@ -5,7 +5,8 @@
 //!
 //! Frames are return addresses minus one, so that they point into the
 //! call instruction (and a symboliser finds the calling line). The
-//! profiler's own frames (`capture` and `record_alloc`) are left out.
+//! profiler's own frames (`capture`, `record_alloc` and the allocator's
+//! `profile_sample_small`/`_large`) are left out.
 
 use core::ffi::{c_int, c_void};
 
@@ -13,8 +14,9 @@ use core::ffi::{c_int, c_void};
 pub const MAX_FRAMES: usize = 64;
 
 /// Frames of the profiler itself at the top of every walk: `capture`,
-/// `profile::record_alloc`.
-const OWN_FRAMES: usize = 2;
+/// `profile::record_alloc`, `malloc::profile_sample_small` or `_large`
+/// (all `inline(never)`).
+const OWN_FRAMES: usize = 3;
 
 #[repr(C)]
 struct UnwindContext {
@@ -85,6 +87,11 @@ mod tests {
 
     #[inline(never)]
     fn middle(frames: &mut [usize; MAX_FRAMES]) -> usize {
+        core::hint::black_box(inner(frames))
+    }
+
+    #[inline(never)]
+    fn inner(frames: &mut [usize; MAX_FRAMES]) -> usize {
         core::hint::black_box(capture(frames))
     }
 
@@ -92,8 +99,8 @@ mod tests {
     fn the_walk_reaches_the_callers_and_stops_at_the_array_end() {
         let (frames, n) = outer();
         assert!((3..=MAX_FRAMES).contains(&n), "{n}");
-        // The first frame kept is in `outer` (capture and middle are the
-        // two left out): its address lies after the function's start.
+        // The first frame kept is in `outer` (capture, inner and middle
+        // are the three left out): its address lies after its start.
         let start = outer as fn() -> ([usize; MAX_FRAMES], usize) as usize;
         assert!(frames[0] > start && frames[0] < start + 4096, "{frames:x?}");
         assert!(frames[..n].iter().all(|&f| f != 0));
