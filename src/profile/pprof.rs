@@ -500,8 +500,10 @@ mod tests {
         let stack = [1usize, 2, 3];
         assert_eq!(without_library_frames(&stack, None), stack);
         // Frames of libc (some library) are trimmed when it is "ours".
-        let libc_base = object_base(libc::malloc as usize).unwrap();
-        let in_libc = [libc::malloc as usize, libc::free as usize, 7];
+        let malloc = libc::malloc as *const () as usize;
+        let free = libc::free as *const () as usize;
+        let libc_base = object_base(malloc).unwrap();
+        let in_libc = [malloc, free, 7];
         assert_eq!(without_library_frames(&in_libc, Some(libc_base)), [7]);
     }
 
