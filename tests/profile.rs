@@ -21,8 +21,8 @@ const CHILD_VAR: &str = "GOHEAP_PROFILE_TEST_CHILD";
 const RATE: u64 = 64 * 1024;
 const BIG_OBJECTS: usize = 20_000;
 const BIG_SIZE: usize = 4096;
-const SMALL_OBJECTS: usize = 20_000;
-const SMALL_SIZE: usize = 256;
+const SMALL_OBJECTS: usize = 40_000;
+const SMALL_SIZE: usize = 512;
 const CHURN_OBJECTS: usize = 50_000;
 const CHURN_SIZE: usize = 1024;
 
@@ -382,17 +382,20 @@ fn the_profile_names_the_top_site_and_estimates_the_volumes() {
         .unwrap();
     assert_eq!(top, "goheap_test_big_site", "top by inuse_space: {sites:?}");
 
-    // The estimates (scaled back from ~1 sample per 64 KiB) are within 10 %
-    // of what the sites allocated: 80 MiB, 5 MiB, 50 MiB.
-    assert!(within(big[1], BIG_OBJECTS * BIG_SIZE, 0.10), "{big:?}");
-    assert!(within(big[3], BIG_OBJECTS * BIG_SIZE, 0.10), "{big:?}");
-    assert!(within(big[0], BIG_OBJECTS, 0.10), "{big:?}");
+    // The estimates (scaled back from ~1 sample per 64 KiB) are within 15 %
+    // of what the sites allocated: 80 MiB, 20 MiB, 50 MiB, that is 1280,
+    // 320 and 800 samples on average, so the bounds are 4 to 5 standard
+    // deviations (sd = 1/sqrt(samples)) away: a sampler that is right
+    // passes, one that is off by a fifth does not.
+    assert!(within(big[1], BIG_OBJECTS * BIG_SIZE, 0.15), "{big:?}");
+    assert!(within(big[3], BIG_OBJECTS * BIG_SIZE, 0.15), "{big:?}");
+    assert!(within(big[0], BIG_OBJECTS, 0.15), "{big:?}");
     assert!(
         within(small[3], SMALL_OBJECTS * SMALL_SIZE, 0.25),
         "{small:?}"
     );
     assert!(
-        within(churn[1], CHURN_OBJECTS * CHURN_SIZE, 0.10),
+        within(churn[1], CHURN_OBJECTS * CHURN_SIZE, 0.15),
         "{churn:?}"
     );
     // Churned objects were all freed: at most the last one is in use.
@@ -406,7 +409,7 @@ fn the_profile_names_the_top_site_and_estimates_the_volumes() {
         .map(|(k, v)| (k.to_owned(), v))
         .collect::<HashMap<_, _>>();
     let big = sites["goheap_test_big_site"];
-    assert!(within(big[1], BIG_OBJECTS * BIG_SIZE, 0.10), "{big:?}");
+    assert!(within(big[1], BIG_OBJECTS * BIG_SIZE, 0.15), "{big:?}");
     assert_eq!(big[3], 0, "{big:?}");
 }
 
@@ -461,5 +464,6 @@ fn go_tool_pprof_puts_the_big_site_on_top() {
         Some("goheap_test_big_site"),
         "{stdout}"
     );
-    assert!(site_rows[0].1 > 85.0, "{stdout}");
+    // 80 MiB of the 100 MiB in use.
+    assert!(site_rows[0].1 > 70.0, "{stdout}");
 }
