@@ -224,6 +224,16 @@ GOHEAP_NOTHROW void goheap_waitgroup_done(goheap_waitgroup *wg);
 GOHEAP_NOTHROW void goheap_waitgroup_wait(goheap_waitgroup *wg);
 GOHEAP_NOTHROW void goheap_waitgroup_free(goheap_waitgroup *wg);
 
+/*
+ * Heap profiles (GOHEAP_PROFILE=path): about one allocation per 512 KiB
+ * allocated (GOHEAP_PROFILE_RATE=bytes) is sampled with its call stack, and
+ * the profile is written in pprof's format (gzipped protobuf, `go tool pprof`
+ * reads it) at exit and on goheap_dump_profile(). "%p" in the path is the
+ * process id. Returns 0, ENOENT when GOHEAP_PROFILE is unset, or the errno of
+ * the failed write.
+ */
+GOHEAP_NOTHROW int goheap_dump_profile(void);
+
 #undef GOHEAP_MALLOC_ATTR
 #undef GOHEAP_NOTHROW
 

@@ -11,6 +11,7 @@
 //! | `alloc` | the allocator: arenas, mheap, mcentral, mcache, tiny allocator, scavenger |
 //! | `sched` | goroutines: G-M-P scheduler, stacks, sysmon, timers, netpoller |
 //! | `gc` | the managed heap: Go's collector, the Rust `Gc` API, libgc's raw interface |
+//! | `profile` | sampled heap profiles in pprof's format (`GOHEAP_PROFILE`) |
 //!
 //! Use it as Rust's allocator:
 //!
@@ -32,12 +33,13 @@ pub mod gc;
 mod lock;
 mod options;
 mod os;
+pub mod profile;
 pub mod sched;
 
 pub use alloc::global::GoHeap;
 pub use alloc::malloc;
 pub use alloc::malloc::{print_stats, release, stats};
 pub use alloc::mstats::{SizeClassStats, Stats};
-pub use sched::{blocking, go, lock_os_thread, net, sleep, unlock_os_thread, yield_now};
 pub use gc::Trace;
 pub use goheap_derive::Trace;
+pub use sched::{blocking, go, lock_os_thread, net, sleep, unlock_os_thread, yield_now};

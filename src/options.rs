@@ -90,7 +90,7 @@ fn is_on(v: &[u8]) -> bool {
     !matches!(v, b"" | b"0" | b"false" | b"no" | b"off")
 }
 
-fn env(name: &CStr) -> Option<&'static [u8]> {
+pub(crate) fn env(name: &CStr) -> Option<&'static [u8]> {
     // SAFETY: getenv does not allocate; the result points into the
     // environment, which we only read, and is null or NUL-terminated.
     let v = unsafe { libc::getenv(name.as_ptr()) };

@@ -6,7 +6,7 @@
 use crate::locate;
 use std::path::PathBuf;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Allocator {
     Goheap,
     Glibc,
@@ -34,10 +34,6 @@ impl Allocator {
             Allocator::Jemalloc => "jemalloc",
             Allocator::Tcmalloc => "tcmalloc",
         }
-    }
-
-    pub fn from_name(name: &str) -> Option<Allocator> {
-        Allocator::ALL.into_iter().find(|a| a.name() == name)
     }
 
     /// Library file names to look for in the lib dirs, preferred first
@@ -81,12 +77,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip() {
+    fn command_line_names_are_report_names() {
+        use clap::ValueEnum;
         for a in Allocator::ALL {
-            assert_eq!(Allocator::from_name(a.name()), Some(a));
+            assert_eq!(a.to_possible_value().unwrap().get_name(), a.name());
         }
-        assert_eq!(Allocator::from_name("ptmalloc"), None);
-        assert_eq!(Allocator::from_name("Goheap"), None);
+        assert_eq!(Allocator::value_variants(), Allocator::ALL);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub const GOHEAP_LIBRARY_VAR: &str = "GOHEAP_LIB";
 
 /// The workspace this executable was built from (for building libgoheap.so
 /// on demand); it may no longer exist where the executable runs.
-const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+pub const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// The path named by environment variable `var`, when set and not empty; an
 /// error when it names no file.

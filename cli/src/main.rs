@@ -1,16 +1,21 @@
 //! `goheap`: the command-line tool of the goheap project.
 //!
-//! * `goheap run [--stats] -- CMD ARGS...` runs a program on goheap
-//!   (libgoheap.so preloaded) and exits with its exit code.
-//! * `goheap bench [...]` runs the project's C workloads (workloads/) under
-//!   goheap, glibc, mimalloc, jemalloc and tcmalloc and compares time and
-//!   peak memory.
+//! * `goheap run [--stats] [--profile FILE] -- CMD ARGS...` runs a program
+//!   on goheap (libgoheap.so preloaded) and exits with its exit code.
+//! * `goheap bench [--suite alloc|gc|goroutines|all] [...]` runs the
+//!   project's C workloads (workloads/) under goheap, glibc, mimalloc,
+//!   jemalloc and tcmalloc, and the GC and goroutine benchmarks of the
+//!   suites manifest, and compares time, peak memory and the programs' own
+//!   metrics; `--json`/`--compare` keep and compare results across runs.
+//! * `goheap completions bash|zsh|fish` prints a completion script.
 //!
-//! Only std and libc; arguments are parsed by hand (module `args`).
+//! The command line is clap's (module `cli`), progress lines indicatif's,
+//! tables comfy-table's.
 
 mod allocators;
-mod args;
 mod bench;
+mod cli;
+mod compare;
 mod locate;
 mod measure;
 mod progress;
@@ -18,10 +23,12 @@ mod report;
 mod results;
 mod run;
 mod stats;
+mod suites;
 mod svg;
 mod workloads;
 
-use args::{Command, UsageError};
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Command};
 use std::io::Write;
 
 /// Why a command could not do its job, and the exit code that says so.
@@ -39,19 +46,22 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// A usage error found after parsing (exit code 2, as clap's).
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
 }
 
 fn main() {
-    let code = match args::parse(std::env::args_os().skip(1).collect()) {
-        Ok(command) => execute(command).unwrap_or_else(|failure| {
-            eprintln!("goheap: {}", failure.message);
-            failure.code
-        }),
-        Err(UsageError(message)) => {
-            eprintln!("goheap: {message}\nTry `goheap --help`.");
-            2
-        }
-    };
+    let cli = Cli::parse();
+    let code = execute(cli.command).unwrap_or_else(|failure| {
+        eprintln!("goheap: {}", failure.message);
+        failure.code
+    });
     let _ = std::io::stdout().flush();
     std::process::exit(code);
 }
@@ -60,12 +70,8 @@ fn execute(command: Command) -> Result<i32, Failure> {
     match command {
         Command::Run(args) => run::run(&args),
         Command::Bench(args) => bench::bench(&args),
-        Command::Help(text) => {
-            print!("{text}");
-            Ok(0)
-        }
-        Command::Version => {
-            println!("goheap {}", env!("CARGO_PKG_VERSION"));
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "goheap", &mut std::io::stdout());
             Ok(0)
         }
     }

@@ -1,6 +1,7 @@
 //! Runs one workload process and measures it: wall time from spawn to exit,
-//! and peak RSS from the `rusage` that `wait4(2)` returns for the child. A
-//! run that fails (non-zero exit, signal, timeout) is described in words.
+//! peak RSS from the `rusage` that `wait4(2)` returns for the child, and the
+//! `metric NAME VALUE` lines it prints. A run that fails (non-zero exit,
+//! signal, timeout) is described in words.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -11,11 +12,13 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// What one successful run cost.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Measurement {
     pub wall: Duration,
     /// Peak resident set size in KiB (`ru_maxrss`).
     pub peak_rss_kib: u64,
+    /// The `metric NAME VALUE` lines of its output, in order.
+    pub metrics: Vec<(String, f64)>,
 }
 
 /// One process to measure.
@@ -24,7 +27,10 @@ pub struct Job<'a> {
     pub args: &'a [&'a OsStr],
     /// Library for LD_PRELOAD; `None` runs with no preload at all.
     pub preload: Option<&'a Path>,
-    /// File that receives the program's stderr (quoted when it fails).
+    /// More environment variables (after LD_PRELOAD is set).
+    pub env: &'a [(String, String)],
+    /// File that receives the program's stderr (quoted when it fails); its
+    /// stdout goes to the same path with `.out` appended.
     pub log: &'a Path,
     /// The process is killed (SIGALRM) after this many seconds.
     pub timeout_secs: u32,
@@ -44,25 +50,56 @@ pub fn measure(job: &Job) -> Result<Measurement, String> {
         Ok(Measurement {
             wall,
             peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+            metrics: [stdout_path(job.log).as_path(), job.log]
+                .iter()
+                .flat_map(|path| metrics(&std::fs::read_to_string(path).unwrap_or_default()))
+                .collect(),
         })
     } else {
         Err(describe_failure(status, job))
     }
 }
 
-/// The command for a job: stdin and stdout closed, stderr to the log,
-/// LD_PRELOAD exactly the job's library, and an alarm as timeout.
+/// Where a job's stdout goes.
+fn stdout_path(log: &Path) -> std::path::PathBuf {
+    let mut path = log.as_os_str().to_owned();
+    path.push(".out");
+    path.into()
+}
+
+/// The `metric NAME VALUE` lines of a program's output.
+pub fn metrics(output: &str) -> Vec<(String, f64)> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let (Some("metric"), Some(name), Some(value), None) =
+                (words.next(), words.next(), words.next(), words.next())
+            else {
+                return None;
+            };
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The command for a job: stdin closed, stdout and stderr to files,
+/// LD_PRELOAD exactly the job's library, its environment, and an alarm as
+/// timeout.
 fn command(job: &Job) -> Result<Command, String> {
-    let log = File::create(job.log).map_err(|e| format!("{}: {e}", job.log.display()))?;
+    let create = |path: &Path| File::create(path).map_err(|e| format!("{}: {e}", path.display()));
+    let log = create(job.log)?;
+    let out = create(&stdout_path(job.log))?;
     let mut cmd = Command::new(job.program);
     cmd.args(job.args)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(out)
         .stderr(log)
         .env_remove("LD_PRELOAD");
     if let Some(lib) = job.preload {
         cmd.env("LD_PRELOAD", lib);
     }
+    cmd.envs(job.env.iter().map(|(k, v)| (k, v)));
     let secs = job.timeout_secs;
     // SAFETY: the closure runs in the forked child before exec and only
     // calls alarm(2), which is async-signal-safe and touches no memory of
@@ -151,6 +188,7 @@ mod tests {
             program: Path::new("/bin/sh"),
             args: &args,
             preload: None,
+            env: &[],
             log,
             timeout_secs,
         })
@@ -162,6 +200,26 @@ mod tests {
         let m = sh("exit 0", &log, 30).unwrap();
         assert!(m.peak_rss_kib > 0);
         assert!(m.wall < Duration::from_secs(30));
+        let _ = std::fs::remove_file(log);
+    }
+
+    #[test]
+    fn metric_lines_of_stdout_and_stderr_are_collected() {
+        let log = log_path("metrics");
+        let m = sh(
+            "echo 'metric gc_count 42'; echo 'metric max_pause_ms 0.25' >&2; \
+             echo 'metric broken x'; echo 'metrics are printed'",
+            &log,
+            30,
+        )
+        .unwrap();
+        assert_eq!(
+            m.metrics,
+            [
+                ("gc_count".to_owned(), 42.0),
+                ("max_pause_ms".to_owned(), 0.25)
+            ]
+        );
         let _ = std::fs::remove_file(log);
     }
 
@@ -191,6 +249,7 @@ mod tests {
             program: Path::new("/nonexistent/goheap-workload"),
             args: &[],
             preload: None,
+            env: &[],
             log: &log,
             timeout_secs: 5,
         })

@@ -1,45 +1,47 @@
-//! The progress line of `goheap bench` on stderr, rewritten in place with
-//! `\r` while the runs go on. Only drawn when stderr is a terminal, so logs
-//! and pipes get the notes alone.
+//! Progress of `goheap bench` on stderr: an indicatif bar counting the runs,
+//! with the current run as its message, drawn only when stderr is a
+//! terminal; notes go above it (and alone to logs and pipes).
 
-use std::io::Write;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Progress {
-    enabled: bool,
-    /// Characters of the line currently shown (to blank it out).
-    shown: usize,
+    bar: ProgressBar,
 }
 
 impl Progress {
     pub fn new() -> Progress {
-        // SAFETY: isatty only inspects the file descriptor.
-        let enabled = unsafe { libc::isatty(libc::STDERR_FILENO) } == 1;
-        Progress { enabled, shown: 0 }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{pos}/{len}] {wide_msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        Progress { bar }
     }
 
-    /// Replaces the progress line with `text`.
-    pub fn show(&mut self, text: &str) {
-        if !self.enabled {
-            return;
-        }
-        let len = text.chars().count();
-        let pad = " ".repeat(self.shown.saturating_sub(len));
-        eprint!("\r{text}{pad}");
-        let _ = std::io::stderr().flush();
-        self.shown = len;
+    /// Starts counting `total` steps.
+    pub fn start(&self, total: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(0);
     }
 
-    /// Removes the progress line.
-    pub fn clear(&mut self) {
-        if self.shown > 0 {
-            eprint!("\r{}\r", " ".repeat(self.shown));
-            self.shown = 0;
-        }
+    /// Shows what is going on now.
+    pub fn show(&self, text: &str) {
+        self.bar.set_message(text.to_owned());
+        self.bar.tick();
     }
 
-    /// Prints a line of its own above the progress line.
-    pub fn note(&mut self, text: &str) {
-        self.clear();
-        eprintln!("{text}");
+    /// One step done.
+    pub fn step(&self) {
+        self.bar.inc(1);
+    }
+
+    /// Prints a line of its own above the bar (on stderr, terminal or not).
+    pub fn note(&self, text: &str) {
+        self.bar.suspend(|| eprintln!("{text}"));
+    }
+
+    /// Removes the bar.
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
     }
 }

@@ -1,6 +1,8 @@
-//! The text report of `goheap bench`: a Markdown table (aligned, so it reads
-//! as well in a terminal) with one row per workload and allocator, the
-//! geometric means per allocator, a legend and the reasons of failed runs.
+//! The text report of `goheap bench`'s alloc suite: a Markdown table
+//! (comfy-table's, aligned, so it reads as well in a terminal) with one row
+//! per workload and allocator, the geometric means per allocator, a legend
+//! and the reasons of failed runs; and the table helpers the other reports
+//! share.
 
 use crate::results::{Cell, Mean, Metric, Results, Summary};
 
@@ -88,58 +90,51 @@ fn counted(mean: Mean, total: usize, format: fn(f64) -> String) -> String {
     }
 }
 
-fn none() -> String {
+pub fn none() -> String {
     "–".to_owned()
 }
 
-fn seconds(secs: f64) -> String {
+pub fn seconds(secs: f64) -> String {
     format!("{secs:.3} s")
 }
 
-fn mebibytes(kib: f64) -> String {
+pub fn mebibytes(kib: f64) -> String {
     format!("{:.1} MiB", kib / 1024.0)
 }
 
-fn ratio(r: Option<f64>) -> String {
+pub fn ratio(r: Option<f64>) -> String {
     r.map_or_else(none, |r| format!("{r:.2}"))
 }
 
-/// The rows as an aligned Markdown table.
+/// The rows as an aligned Markdown table (numbers right-aligned).
 fn table(rows: &[[String; 6]]) -> String {
-    let header = HEADER.map(String::from);
-    let mut widths = [0usize; 6];
-    for r in std::iter::once(&header).chain(rows) {
-        for (width, cell) in widths.iter_mut().zip(r) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let rule: [String; 6] = std::array::from_fn(|i| {
-        if NUMERIC[i] {
-            format!("{}:", "-".repeat(widths[i] - 1))
-        } else {
-            "-".repeat(widths[i])
-        }
-    });
-    let mut out = line(&header, &widths);
-    out.push_str(&format!("| {} |\n", rule.join(" | ")));
-    for r in rows {
-        out.push_str(&line(r, &widths));
-    }
-    out
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.to_vec()).collect();
+    markdown(&HEADER, &rows, &NUMERIC)
 }
 
-fn line(cells: &[String; 6], widths: &[usize; 6]) -> String {
-    let padded: Vec<String> = (0..6)
-        .map(|i| {
-            let pad = " ".repeat(widths[i] - cells[i].chars().count());
-            if NUMERIC[i] {
-                format!("{pad}{}", cells[i])
+/// A Markdown table drawn by comfy-table, aligned so that it reads as well
+/// in a terminal; `right[i]` right-aligns column i.
+pub fn markdown(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::ASCII_MARKDOWN)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    for row in rows {
+        table.add_row(row.clone());
+    }
+    for (i, &r) in right.iter().enumerate() {
+        if let Some(column) = table.column_mut(i) {
+            column.set_cell_alignment(if r {
+                comfy_table::CellAlignment::Right
             } else {
-                format!("{}{pad}", cells[i])
-            }
-        })
-        .collect();
-    format!("| {} |\n", padded.join(" | "))
+                comfy_table::CellAlignment::Left
+            });
+        }
+    }
+    let mut out = table.to_string();
+    out.push('\n');
+    out
 }
 
 fn legend(results: &Results) -> String {
@@ -208,7 +203,7 @@ mod tests {
         let text = report(&sample());
         let rows = rows(&text);
         assert_eq!(rows[0], HEADER);
-        assert!(rows[1].iter().all(|c| c.starts_with("---")), "{text}");
+        assert!(rows[1].iter().all(|c| c.starts_with("--")), "{text}");
         assert_eq!(
             rows[2],
             ["a", "goheap", "1.100 s", "1.00", "0.1 MiB", "1.00"]

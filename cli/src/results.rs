@@ -144,6 +144,7 @@ pub mod tests {
         Measurement {
             wall: Duration::from_secs_f64(secs),
             peak_rss_kib: rss,
+            metrics: Vec::new(),
         }
     }
 

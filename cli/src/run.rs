@@ -2,7 +2,7 @@
 //! requested `GOHEAP_*` options in its environment, waits for it and
 //! returns its exit status as an exit code.
 
-use crate::args::RunArgs;
+use crate::cli::RunArgs;
 use crate::locate;
 use crate::Failure;
 use std::ffi::{OsStr, OsString};
@@ -24,6 +24,9 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
     if args.verbose {
         cmd.env("GOHEAP_VERBOSE", "1");
     }
+    if let Some(path) = &args.profile {
+        cmd.env("GOHEAP_PROFILE", absolute(path)?);
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| spawn_failure(&args.command[0], &e))?;
@@ -32,6 +35,12 @@ pub fn run(args: &RunArgs) -> Result<i32, Failure> {
         .wait()
         .map_err(|e| Failure::error(format!("waiting for the command: {e}")))?;
     Ok(exit_code(status))
+}
+
+/// `path` made absolute (the program may change its directory before it
+/// exits and writes the profile).
+fn absolute(path: &Path) -> Result<std::path::PathBuf, Failure> {
+    std::path::absolute(path).map_err(|e| Failure::error(format!("{}: {e}", path.display())))
 }
 
 /// LD_PRELOAD with `ours` first, then the entries already there (without a

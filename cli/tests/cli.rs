@@ -281,3 +281,166 @@ fn bench_reports_an_allocator_that_corrupts_data_as_failed() {
     let glibc_row = stdout.lines().find(|l| l.contains("| glibc ")).unwrap();
     assert!(!glibc_row.contains("FAILED"), "{stdout}");
 }
+
+fn fixture_manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture/workloads/suites.toml")
+}
+
+/// The gc suite of the fixture manifest: each variant's time, RSS and
+/// metrics, the variant whose need is missing skipped with a note.
+#[test]
+fn bench_gc_suite_from_a_manifest() {
+    let json = scratch("suite-gc").join("gc.json");
+    let out = output(
+        goheap()
+            .args(["bench", "--suite", "gc", "--runs", "2", "--manifest"])
+            .arg(fixture_manifest())
+            .arg("--json")
+            .arg(&json),
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("trees (gc suite)"), "{stdout}");
+    // Cells: variant, time, vs first, peak RSS, vs first, depth, gc_count.
+    let row = |name: &str| -> Vec<String> {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_default();
+        line.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_owned())
+            .collect()
+    };
+    let first = row("| goheap (sh)");
+    assert_eq!(
+        (first[2].as_str(), first[5].as_str(), first[6].as_str()),
+        ("1.00", "7", "4"),
+        "{stdout}"
+    );
+    let peer = row("| peer (sh)");
+    assert_eq!((peer[5].as_str(), peer[6].as_str()), ("7", "8"), "{stdout}");
+    assert_eq!(row("| not installed")[1], "skipped", "{stdout}");
+    assert!(
+        text(&out.stderr)
+            .contains("note: skipping trees / not installed: needs goheap-fixture-missing-program"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!stdout.contains("pingpong"), "{stdout}");
+    let records = std::fs::read_to_string(&json).unwrap();
+    assert!(
+        records.contains("\"gc_count\": 4.0") && records.contains("\"suite\": \"gc\""),
+        "{records}"
+    );
+}
+
+/// A failing variant is reported and the exit code is 1; --compare prints
+/// the change against an earlier --json file.
+#[test]
+fn bench_goroutines_suite_failure_and_compare() {
+    let dir = scratch("suite-goroutines");
+    let old = dir.join("old.json");
+    let run = |extra: &[&std::ffi::OsStr]| {
+        output(
+            goheap()
+                .args([
+                    "bench",
+                    "--suite",
+                    "goroutines",
+                    "--runs",
+                    "1",
+                    "--manifest",
+                ])
+                .arg(fixture_manifest())
+                .args(extra),
+        )
+    };
+    let out = run(&["--json".as_ref(), old.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("FAILED: pingpong / peer that fails: exit code 3: broken"),
+        "{}",
+        describe(&out)
+    );
+    let out = run(&["--compare".as_ref(), old.as_os_str()]);
+    let stdout = text(&out.stdout);
+    let ns = stdout
+        .lines()
+        .find(|l| l.contains("goroutines/pingpong") && l.contains("ns_per_op"))
+        .unwrap_or_default();
+    assert!(ns.contains("100") && ns.contains("±0.0 %"), "{stdout}");
+}
+
+#[test]
+fn bench_with_a_missing_manifest_fails_and_names_it() {
+    let out = output(goheap().args([
+        "bench",
+        "--suite",
+        "gc",
+        "--manifest",
+        "/nonexistent/suites.toml",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/suites.toml"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn completions_scripts_name_the_subcommands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = output(goheap().args(["completions", shell]));
+        assert!(out.status.success(), "{}", describe(&out));
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("bench") && script.contains("profile"),
+            "{shell}: {script}"
+        );
+    }
+}
+
+/// `goheap run --profile` turns the heap profile on: `sort` of a large
+/// file allocates megabytes, and its profile (gzip) has samples that
+/// `go tool pprof` reads, where Go is installed.
+#[test]
+fn run_profile_writes_a_heap_profile() {
+    let dir = scratch("run-profile");
+    let input = dir.join("numbers.txt");
+    let numbers: String = (0..200_000u32)
+        .map(|i| format!("{}\n", i.wrapping_mul(2_654_435_761)))
+        .collect();
+    std::fs::write(&input, numbers).unwrap();
+    let profile = dir.join("heap.pb.gz");
+    let out = goheap_output(&[
+        "run",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--",
+        "sort",
+        "-n",
+        input.to_str().unwrap(),
+        "-o",
+        "/dev/null",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let gz = std::fs::read(&profile).expect("profile written at exit");
+    assert_eq!(&gz[..3], [0x1f, 0x8b, 8], "gzip");
+    let go = Command::new("go").arg("version").output();
+    if !go.is_ok_and(|o| o.status.success()) {
+        eprintln!("note: no Go toolchain; the profile's contents are checked in tests/profile.rs");
+        return;
+    }
+    let out = output(
+        Command::new("go")
+            .args(["tool", "pprof", "-top", "-sample_index=alloc_space"])
+            .arg(&profile)
+            .env("HOME", &dir),
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(stdout.contains("Type: alloc_space"), "{stdout}");
+    assert!(!stdout.contains("of 0 total"), "{stdout}");
+}

@@ -31,6 +31,7 @@
 
 mod gc;
 mod options;
+mod profile;
 mod sched;
 mod stats;
 

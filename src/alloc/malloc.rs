@@ -36,6 +36,7 @@ use crate::alloc::sizeclasses::{
 };
 use crate::options;
 use crate::os;
+use crate::profile;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -72,7 +73,18 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         // A multiple of 16 stays within MAX_SMALL_SIZE when rounded up.
         let rounded = (size + align - 1) & !(align - 1);
         let spc = SpanClass::noscan(size_to_class(rounded));
-        return with_cache(|c| c.alloc(spc));
+        // Heap-profile hook (crate::profile): count the bytes; past the
+        // sampling point, `profile_sample_small` (after the cache borrow).
+        let (p, left) = with_cache(|c| {
+            (
+                c.alloc(spc),
+                profile::sampler::count(&mut c.next_sample, rounded),
+            )
+        });
+        if left < 0 {
+            return profile_sample_small(p, rounded);
+        }
+        return p;
     }
     alloc_slow(size, align)
 }
@@ -98,6 +110,44 @@ fn alloc_slow(size: usize, align: usize) -> *mut u8 {
 }
 
 fn alloc_large(size: usize, align: usize, zero: bool) -> *mut u8 {
+    let p = alloc_large_span(size, align, zero);
+    // Heap-profile hook (crate::profile), as in `alloc`.
+    if with_cache(|c| profile::sampler::count(&mut c.next_sample, size)) < 0 {
+        profile_sample_large(p, size);
+    }
+    p
+}
+
+/// Heap-profile hook (crate::profile): small object `p` passed the sampling
+/// point. If it is sampled, it moves to a span of its own (as tcmalloc's
+/// sampled objects do), so that only `free_large` looks for records.
+#[cold]
+#[inline(never)]
+fn profile_sample_small(p: *mut u8, size: usize) -> *mut u8 {
+    if !with_cache(|c| profile::sampler::rearm(&mut c.next_sample, size)) || p.is_null() {
+        return p;
+    }
+    let own = alloc_large_span(size, 16, false);
+    if own.is_null() {
+        return p;
+    }
+    // SAFETY: p was allocated just now and never handed out.
+    unsafe { free(p, "malloc") };
+    profile::record_alloc(own, size);
+    own
+}
+
+/// Heap-profile hook (crate::profile): large object `p` passed the
+/// sampling point; recorded if it is sampled.
+#[cold]
+#[inline(never)]
+fn profile_sample_large(p: *mut u8, size: usize) {
+    if with_cache(|c| profile::sampler::rearm(&mut c.next_sample, size)) && !p.is_null() {
+        profile::record_alloc(p, size);
+    }
+}
+
+fn alloc_large_span(size: usize, align: usize, zero: bool) -> *mut u8 {
     let Some(npages) = size
         .checked_next_multiple_of(PAGE_SIZE)
         .map(|b| b / PAGE_SIZE)
@@ -275,6 +325,12 @@ fn free_tiny(span: &MSpan, addr: usize, op: &'static str) {
 
 #[inline(never)]
 fn free_large(span: *mut MSpan) {
+    // Heap-profile hook (crate::profile): sampled objects have spans of
+    // their own, so only here is a free looked up.
+    if profile::enabled() {
+        // SAFETY: the live in-use span of the object being freed.
+        profile::record_free(unsafe { (*span).base } as *mut u8);
+    }
     if with_cache(|c| c.free_large(span)) {
         scavenger::ensure_started();
     }

@@ -112,6 +112,9 @@ pub struct MCache {
     /// Large spans this thread freed, kept for its next large allocation of
     /// the same size (see `alloc_large`).
     large: [*mut MSpan; LARGE_CACHE_SLOTS],
+    /// Bytes this thread allocates before its next heap-profile sample
+    /// (`crate::profile::sampler`; Go's `mcache.nextSample`).
+    pub next_sample: isize,
 }
 
 // SAFETY: an mcache only holds pointers to free heap objects; whoever holds
@@ -129,6 +132,7 @@ impl MCache {
             tiny_count: ptr::null(),
             trim_epoch: 0,
             large: [ptr::null_mut(); LARGE_CACHE_SLOTS],
+            next_sample: crate::profile::sampler::UNARMED,
         }
     }
 

@@ -140,6 +140,9 @@
 //! | `libgc` | — | libgc's C API: the logic behind `ffi/src/gc.rs` |
 
 mod api;
+pub mod conservative;
+pub mod libgc;
+pub mod libgc_final;
 pub(crate) mod mbarrier;
 pub(crate) mod mbitmap;
 pub(crate) mod mcache;
@@ -148,9 +151,6 @@ pub(crate) mod mgc;
 pub(crate) mod mgcmark;
 pub(crate) mod mgcpacer;
 pub(crate) mod mgcsweep;
-pub mod conservative;
-pub mod libgc;
-pub mod libgc_final;
 pub mod raw;
 pub mod stoptheworld;
 mod trace;
