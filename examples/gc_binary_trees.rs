@@ -12,6 +12,9 @@
 use goheap::gc::{mutate, Gc, Mutation, Root};
 use goheap::{Rootable, Trace};
 
+#[global_allocator]
+static GLOBAL: goheap::GoHeap = goheap::GoHeap;
+
 const MIN_DEPTH: u32 = 4;
 
 #[derive(Trace)]

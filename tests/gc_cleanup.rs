@@ -75,7 +75,7 @@ fn rooted_objects_are_not_cleaned_up_until_unrooted() {
 static DROPPED: AtomicUsize = AtomicUsize::new(0);
 static DROP_THREAD: Mutex<Option<String>> = Mutex::new(None);
 
-struct Noisy(u64);
+struct Noisy;
 
 impl Drop for Noisy {
     fn drop(&mut self) {
@@ -95,8 +95,8 @@ fn drop_runs_once_off_the_allocating_thread_and_memory_is_reused_after() {
     let _s = serial();
     let before = DROPPED.load(Ordering::SeqCst);
     mutate(|mu| {
-        for i in 0..1000 {
-            Gc::new(mu, Noisy(i));
+        for _ in 0..1000 {
+            Gc::new(mu, Noisy);
         }
     });
     assert_eq!(
@@ -114,8 +114,8 @@ fn drop_runs_once_off_the_allocating_thread_and_memory_is_reused_after() {
     for _ in 0..3 {
         raw::collect();
         mutate(|mu| {
-            for i in 0..1000 {
-                Gc::new(mu, Noisy(i));
+            for _ in 0..1000 {
+                Gc::new(mu, Noisy);
             }
         });
     }

@@ -57,3 +57,31 @@ pub fn drain_into(m: &mut Marker) {
         m.mark_object(p as *const u8);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gc::{mutate, Gc, GcAtomic, GcCell};
+
+    /// While marking, a store through a cell records the old and the new
+    /// pointers (the hybrid barrier); outside marking it records nothing.
+    #[test]
+    fn barrier_records_old_and_new_pointers_only_while_marking() {
+        mutate(|mu| {
+            let a = Gc::new(mu, 1u64);
+            let b = Gc::new(mu, 2u64);
+            let cell = GcCell::new(Some(a));
+            let atomic = GcAtomic::new(Some(b));
+            *cell.borrow_mut(mu) = Some(b);
+            assert!(WBUF.lock().unwrap().is_empty());
+            MARKING.store(true, Ordering::Relaxed);
+            *cell.borrow_mut(mu) = Some(a);
+            atomic.store(mu, None);
+            MARKING.store(false, Ordering::Relaxed);
+            let got = core::mem::take(&mut *WBUF.lock().unwrap());
+            let (pa, pb) = (a.as_ptr() as usize, b.as_ptr() as usize);
+            // Cell: old b, new a; atomic: new none, old b.
+            assert_eq!(got, vec![pb, pa, pb]);
+        });
+    }
+}

@@ -32,7 +32,7 @@ use super::mgcpacer::{self, CycleTimes};
 use super::mgcsweep;
 use core::cell::Cell;
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,8 @@ const PENDING_PATIENCE: Duration = Duration::from_millis(20);
 const COLLECT_PATIENCE: Duration = Duration::from_millis(500);
 
 static STATE: AtomicUsize = AtomicUsize::new(0);
+/// The pending cycle was asked for by `collect` (gctrace's "(forced)").
+static FORCED: AtomicBool = AtomicBool::new(false);
 static WAIT: Mutex<()> = Mutex::new(());
 static WOKEN: Condvar = Condvar::new();
 
@@ -199,6 +201,7 @@ pub fn collect() {
     if mgcpacer::is_disabled() {
         return;
     }
+    FORCED.store(true, Ordering::Relaxed);
     let s = STATE.fetch_or(PENDING, Ordering::AcqRel);
     if World::is_inside() {
         return;
@@ -242,6 +245,7 @@ pub fn hooks() -> MutexGuard<'static, Hooks> {
 /// One stop-the-world cycle (see `mod.rs`). Runs with the world held.
 fn run_cycle(hooks: &Hooks) {
     let t0 = Instant::now();
+    let forced = FORCED.swap(false, Ordering::Relaxed);
     let heap_before = mgcpacer::heap_live();
     mcache::flush_all();
     if let Some((stop, _)) = hooks.world {
@@ -263,6 +267,7 @@ fn run_cycle(hooks: &Hooks) {
             stop: t1 - t0,
             mark: t2 - t1,
             sweep: t3 - t2,
+            forced,
         },
         heap_before,
         swept,

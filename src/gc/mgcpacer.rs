@@ -134,6 +134,8 @@ pub struct CycleTimes {
     pub mark: Duration,
     /// Restarting and sweeping (Go's mark termination, here with the sweep).
     pub sweep: Duration,
+    /// Asked for by `collect` (Go's `runtime.GC`).
+    pub forced: bool,
 }
 
 /// Ends a cycle: new goal, figures, trace line.
@@ -170,6 +172,7 @@ pub fn end_cycle(t: CycleTimes, heap_before: usize, swept: Swept) {
             heap: [heap_before, heap_before, swept.live_bytes],
             goal,
             procs: procs(),
+            forced: t.forced,
         });
         crate::os::write_stderr(&[line.as_bytes()]);
     }
@@ -196,6 +199,7 @@ struct Trace {
     heap: [usize; 3],
     goal: usize,
     procs: usize,
+    forced: bool,
 }
 
 /// Go's gctrace line. The cycle runs on one thread with the world
@@ -205,7 +209,7 @@ fn gctrace_line(t: &Trace) -> String {
     let ms = |d: Duration| fmt_ns_as_ms(d.as_nanos() as u64);
     let [a, b, c] = t.times;
     format!(
-        "gc {} @{}s {}%: {}+{}+{} ms clock, {}+0/{}/0+{} ms cpu, {}->{}->{} MB, {} MB goal, 0 MB stacks, 0 MB globals, {} P\n",
+        "gc {} @{}s {}%: {}+{}+{} ms clock, {}+0/{}/0+{} ms cpu, {}->{}->{} MB, {} MB goal, 0 MB stacks, 0 MB globals, {} P{}\n",
         t.n,
         itoa_div(t.since_start.as_millis() as u64, 3),
         t.percent,
@@ -220,6 +224,7 @@ fn gctrace_line(t: &Trace) -> String {
         t.heap[2] >> 20,
         t.goal >> 20,
         t.procs,
+        if t.forced { " (forced)" } else { "" },
     )
 }
 
@@ -278,11 +283,27 @@ mod tests {
             heap: [173 << 20, 203 << 20, 101 << 20],
             goal: 203 << 20,
             procs: 4,
+            forced: false,
         });
         assert_eq!(
             line,
             "gc 18 @1.824s 13%: 0.030+44+0.015 ms clock, 0.030+0/44/0+0.015 ms cpu, \
              173->203->101 MB, 203 MB goal, 0 MB stacks, 0 MB globals, 4 P\n"
         );
+    }
+
+    #[test]
+    fn forced_cycles_say_so_like_go() {
+        let line = gctrace_line(&Trace {
+            n: 1,
+            since_start: Duration::ZERO,
+            percent: 0,
+            times: [Duration::ZERO; 3],
+            heap: [0; 3],
+            goal: 4 << 20,
+            procs: 2,
+            forced: true,
+        });
+        assert!(line.ends_with(" 2 P (forced)\n"), "{line}");
     }
 }
