@@ -1,0 +1,235 @@
+//! Waiters: Go's `sudog` and `waitq`, and the `Parker` a waiter sleeps on.
+//!
+//! A `Sudog` records one blocked channel operation: which parker to wake,
+//! where the element goes (a receiver's empty slot) or comes from (a
+//! sender's value), and whether the operation succeeded. It lives in the
+//! stack frame of the blocked operation, which cannot return before the
+//! sudog has left every queue, so a sudog needs no allocation and no pool.
+//! (Go pools sudogs because its stacks move and its heap is collected; a
+//! Rust frame, goroutine stacks included, stays put while it waits.)
+//!
+//! A `WaitQ` is an intrusive doubly linked FIFO of sudogs. Every field of a
+//! queued sudog (links, `queued`) is guarded by the lock of the channel whose
+//! queue holds it; a sudog sits on exactly one channel's queue.
+//!
+//! A `Parker` is one blocked call (`send`, `recv` or a whole `select`). Its
+//! `done` word is Go's `selectDone`: whoever moves it 0 → 1 owns the wake-up,
+//! so a parker whose sudogs sit on several queues fires at most once. Only
+//! *claimable* sudogs (select cases, and operations with a deadline, whose
+//! timeout also competes for the wake-up) go through the claim; a plain
+//! blocking `send`/`recv` has a single sudog, and the one waker that dequeues
+//! it owns it. The waker writes `success` and `fired`, then wakes the parker;
+//! the wake is a release, the waiter's wait an acquire, so the waiter reads
+//! both after waking. After the wake the waker touches neither again.
+
+use core::cell::Cell;
+use core::ptr;
+use core::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use super::futex::ThreadWake;
+
+/// One blocked call; see the module comment.
+pub(crate) struct Parker {
+    done: AtomicU32,
+    fired: Cell<*const Sudog>,
+    wake: ThreadWake,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Self {
+        Parker {
+            done: AtomicU32::new(0),
+            fired: Cell::new(ptr::null()),
+            wake: ThreadWake::new(),
+        }
+    }
+
+    /// Takes the one wake-up of this parker; false if someone else has it.
+    #[inline]
+    pub(crate) fn claim(&self) -> bool {
+        self.done
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The sudog whose operation completed (null if the wait timed out).
+    pub(crate) fn fired(&self) -> *const Sudog {
+        self.fired.get()
+    }
+
+    /// Releases the channel lock(s) with `unlock`, then sleeps until woken
+    /// or until `deadline`; returns whether it was woken. A caller that sees
+    /// a timeout must `claim` the parker before it may leave (else a waker
+    /// owns it and is about to wake it: `wait_woken`).
+    pub(crate) fn park(&self, unlock: impl FnOnce(), deadline: Option<Instant>) -> bool {
+        unlock();
+        self.wake.wait(deadline)
+    }
+
+    /// Sleeps until the waker that claimed this parker has woken it.
+    pub(crate) fn wait_woken(&self) {
+        self.wake.wait(None);
+    }
+
+    fn wake(&self) {
+        self.wake.wake();
+    }
+}
+
+/// One blocked channel operation; see the module comment.
+pub(crate) struct Sudog {
+    parker: *const Parker,
+    /// The receiver's slot, or the sender's value (`elemsize` bytes).
+    pub(crate) elem: *mut u8,
+    claimable: bool,
+    success: Cell<bool>,
+    queued: Cell<bool>,
+    prev: Cell<*const Sudog>,
+    next: Cell<*const Sudog>,
+}
+
+impl Sudog {
+    pub(crate) fn new(parker: &Parker, elem: *mut u8, claimable: bool) -> Self {
+        Sudog {
+            parker,
+            elem,
+            claimable,
+            success: Cell::new(false),
+            queued: Cell::new(false),
+            prev: Cell::new(ptr::null()),
+            next: Cell::new(ptr::null()),
+        }
+    }
+
+    /// Whether the operation completed (false: the channel was closed).
+    /// Read by the waiter after it was woken.
+    pub(crate) fn success(&self) -> bool {
+        self.success.get()
+    }
+}
+
+/// Completes a dequeued sudog: records the outcome and wakes its parker.
+/// Call it after releasing the channel lock; the sudog may vanish as soon
+/// as this returns.
+///
+/// # Safety
+/// `sg` was dequeued (so this caller owns its wake-up) and its waiter is
+/// still parked.
+pub(crate) unsafe fn ready(sg: *const Sudog, success: bool) {
+    // SAFETY: the waiter stays parked, its frame alive, until `wake`.
+    let s = unsafe { &*sg };
+    s.success.set(success);
+    // SAFETY: the parker lives in the same parked frame as the sudog.
+    let p = unsafe { &*s.parker };
+    p.fired.set(sg);
+    p.wake();
+}
+
+/// A FIFO of waiting sudogs, guarded by its channel's lock.
+pub(crate) struct WaitQ {
+    first: *const Sudog,
+    last: *const Sudog,
+}
+
+impl WaitQ {
+    pub(crate) const fn new() -> Self {
+        WaitQ {
+            first: ptr::null(),
+            last: ptr::null(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_null()
+    }
+
+    /// Appends `sg`.
+    ///
+    /// # Safety
+    /// The channel lock is held; `sg` is on no queue and stays alive until
+    /// it has been dequeued or removed.
+    pub(crate) unsafe fn enqueue(&mut self, sg: *const Sudog) {
+        // SAFETY: per the contract, `sg` and every queued sudog are alive.
+        let s = unsafe { &*sg };
+        s.next.set(ptr::null());
+        s.prev.set(self.last);
+        s.queued.set(true);
+        if self.last.is_null() {
+            self.first = sg;
+        } else {
+            // SAFETY: as above.
+            unsafe { &*self.last }.next.set(sg);
+        }
+        self.last = sg;
+    }
+
+    /// Takes the first waiter whose wake-up this caller can own: a
+    /// claimable sudog whose parker is already claimed (another case of
+    /// its select fired, or it timed out) is dropped from the queue.
+    ///
+    /// # Safety
+    /// The channel lock is held.
+    #[inline]
+    pub(crate) unsafe fn dequeue(&mut self) -> Option<*const Sudog> {
+        while !self.first.is_null() {
+            let sg = self.first;
+            // SAFETY: queued sudogs are alive (`enqueue`'s contract).
+            unsafe { self.unlink(sg) };
+            // SAFETY: as above; its parker lives in the same frame.
+            let s = unsafe { &*sg };
+            if !s.claimable || unsafe { &*s.parker }.claim() {
+                return Some(sg);
+            }
+        }
+        None
+    }
+
+    /// Takes the first sudog without claiming it (for a private list of
+    /// sudogs already dequeued).
+    ///
+    /// # Safety
+    /// The caller owns this list and every sudog on it is alive.
+    pub(crate) unsafe fn pop(&mut self) -> Option<*const Sudog> {
+        let sg = self.first;
+        if sg.is_null() {
+            return None;
+        }
+        // SAFETY: per the contract.
+        unsafe { self.unlink(sg) };
+        Some(sg)
+    }
+
+    /// Removes `sg` if it is still queued here (a select that fired
+    /// elsewhere, or a timed-out waiter, clearing its other sudogs).
+    ///
+    /// # Safety
+    /// The channel lock is held; `sg` was enqueued on this queue.
+    pub(crate) unsafe fn remove(&mut self, sg: *const Sudog) {
+        // SAFETY: per the contract.
+        if unsafe { &*sg }.queued.get() {
+            unsafe { self.unlink(sg) };
+        }
+    }
+
+    /// # Safety
+    /// The channel lock is held; `sg` is on this queue.
+    unsafe fn unlink(&mut self, sg: *const Sudog) {
+        // SAFETY: queued sudogs and their neighbours are alive.
+        let s = unsafe { &*sg };
+        let (prev, next) = (s.prev.get(), s.next.get());
+        if prev.is_null() {
+            self.first = next;
+        } else {
+            unsafe { &*prev }.next.set(next);
+        }
+        if next.is_null() {
+            self.last = prev;
+        } else {
+            unsafe { &*next }.prev.set(prev);
+        }
+        s.queued.set(false);
+        s.prev.set(ptr::null());
+        s.next.set(ptr::null());
+    }
+}
