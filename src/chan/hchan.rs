@@ -78,6 +78,15 @@ impl ElemType {
             },
         }
     }
+
+    /// Blobs of `size` bytes (C elements): copied bytewise, nothing to drop.
+    pub(crate) fn bytes(size: usize) -> Self {
+        ElemType {
+            size,
+            align: 1,
+            drop: None,
+        }
+    }
 }
 
 /// # Safety
@@ -155,11 +164,19 @@ impl Hchan {
         }
     }
 
-    fn buf_layout(elem: &ElemType, cap: usize) -> Option<Layout> {
-        let bytes = elem
-            .size
+    /// Whether a ring of `cap` such elements can exist.
+    pub(crate) fn fits(elem: &ElemType, cap: usize) -> bool {
+        elem.size
             .checked_mul(cap)
-            .expect("goheap::chan: capacity overflows");
+            .is_some_and(|b| Layout::from_size_align(b, elem.align).is_ok())
+    }
+
+    fn buf_layout(elem: &ElemType, cap: usize) -> Option<Layout> {
+        assert!(
+            Self::fits(elem, cap),
+            "goheap::chan: capacity {cap} is too large"
+        );
+        let bytes = elem.size * cap;
         (bytes > 0).then(|| Layout::from_size_align(bytes, elem.align).unwrap())
     }
 

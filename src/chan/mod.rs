@@ -9,6 +9,7 @@
 //! | `waiter` | runtime2.go (`sudog`, `waitq`) | waiter records, wait queues, the parker and its one-shot claim |
 //! | `hchan` | chan.go | the untyped channel: ring buffer, lock, send/recv/close |
 //! | `select` | select.go | `selectgo`: lock order, random poll order, park on all cases |
+//! | `raw` | — | untyped channels of byte blobs, for the C ABI |
 //! | (this file) | — | the typed Rust API: `chan`, `Sender`, `Receiver`, errors, `select!` |
 //!
 //! # The channel (`hchan::Hchan`)
@@ -67,6 +68,7 @@
 
 mod futex;
 mod hchan;
+pub mod raw;
 mod select;
 mod waiter;
 
@@ -305,7 +307,7 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
-fn deadline_after(timeout: Duration) -> Instant {
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
@@ -477,12 +479,11 @@ pub use select::Selected;
 /// What `select!` expands to; not a stable API.
 #[doc(hidden)]
 pub mod __select {
-    use super::hchan::{Block, Dir};
-    pub use super::select::Selected;
+    use super::hchan::Dir;
     use super::select::{select, SelCase};
+    pub use super::select::{Selected, Wait};
     use super::{Receiver, RecvError, SendError, Sender};
     use core::mem::MaybeUninit;
-    use std::time::Duration;
 
     /// A receive case: the receiver and the slot its value lands in.
     pub struct RecvCase<'a, T> {
@@ -602,22 +603,10 @@ pub mod __select {
     /// One case, untyped.
     pub struct RawCase<'a>(SelCase<'a>);
 
-    /// How a select waits.
-    pub enum Wait {
-        Forever,
-        No,
-        For(Duration),
-    }
-
     /// Runs the select over `cases`.
     pub fn run<const N: usize>(cases: [RawCase<'_>; N], wait: Wait) -> Selected {
         let cases = cases.map(|c| c.0);
-        let block = match wait {
-            Wait::Forever => Block::Forever,
-            Wait::No => Block::No,
-            Wait::For(d) => Block::Until(super::deadline_after(d)),
-        };
-        select::<N>(&cases, block)
+        select::<N>(&cases, wait.block())
     }
 }
 

@@ -27,7 +27,7 @@
 
 use core::cell::Cell;
 use core::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::hchan::{complete, Block, Dir, Guard, Hchan, Outcome, Queues, Step};
 use super::waiter::{Parker, Sudog};
@@ -49,6 +49,27 @@ pub enum Selected {
     Default,
     /// No case became ready before the deadline.
     Timeout,
+}
+
+/// How long a select (or a raw operation) may wait.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Wait {
+    /// Until a case is ready.
+    Forever,
+    /// Not at all (`default`).
+    No,
+    /// At most this long (`default(timeout)`).
+    For(Duration),
+}
+
+impl Wait {
+    pub(crate) fn block(self) -> Block {
+        match self {
+            Wait::Forever => Block::Forever,
+            Wait::No => Block::No,
+            Wait::For(d) => Block::Until(super::deadline_after(d)),
+        }
+    }
 }
 
 /// Runs a select over `cases` (at most `N`, the size of the scratch arrays).
