@@ -72,6 +72,7 @@ pub unsafe extern "C" fn goheap_chan_send(
 ) -> c_int {
     // SAFETY: per the contract.
     match unsafe { c.as_ref() } {
+        // SAFETY: `elem` holds an element of `c`, per the contract.
         Some(c) => code(unsafe { c.send(elem.cast(), wait(timeout_ns)) }),
         None => INVALID,
     }
@@ -90,6 +91,7 @@ pub unsafe extern "C" fn goheap_chan_recv(
 ) -> c_int {
     // SAFETY: per the contract.
     match unsafe { c.as_ref() } {
+        // SAFETY: `elem` has room for an element of `c`, per the contract.
         Some(c) => code(unsafe { c.recv(elem.cast(), wait(timeout_ns)) }),
         None => INVALID,
     }
@@ -132,6 +134,7 @@ pub unsafe extern "C" fn goheap_chan_select(
     let cases = if n == 0 {
         &[][..]
     } else {
+        // SAFETY: `cases` points to `n` cases, per the contract.
         unsafe { core::slice::from_raw_parts(cases, n) }
     };
     if cases.iter().any(|c| c.dir != 0 && c.dir != 1) {
@@ -139,12 +142,14 @@ pub unsafe extern "C" fn goheap_chan_select(
     }
     // SAFETY: per the contract (a NULL channel gives a never-ready case).
     let cases = cases.iter().map(|c| {
+        // SAFETY: each channel is NULL or live, per the contract.
         unsafe { c.chan.as_ref() }.map(|chan| RawCase {
             chan,
             send: c.dir == 1,
             elem: c.elem.cast(),
         })
     });
+    // SAFETY: each `elem` fits its channel's element, per the contract.
     match unsafe { raw::select(cases, wait(timeout_ns)) } {
         Some(Selected::Case(i, done)) => {
             if !ok.is_null() {
