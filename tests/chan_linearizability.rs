@@ -62,7 +62,8 @@ fn history(cap: usize, seed: u64) -> Vec<Event> {
         .map(|t| {
             let (tx, rx, clock, barrier) = (tx.clone(), rx.clone(), clock.clone(), barrier.clone());
             thread::spawn(move || {
-                let mut rng = seed.wrapping_mul(6364136223846793005) ^ (t as u64 + 1) * 0x9E37_79B9;
+                let mut rng =
+                    seed.wrapping_mul(6364136223846793005) ^ ((t as u64 + 1) * 0x9E37_79B9);
                 let mut next = || {
                     rng ^= rng << 13;
                     rng ^= rng >> 7;
