@@ -9,6 +9,7 @@
 //! | `lock` | the runtime's futex mutex; Go's lock_futex.go |
 //! | `options` | `GOHEAP_*` environment settings |
 //! | `alloc` | the allocator: arenas, mheap, mcentral, mcache, tiny allocator, scavenger |
+//! | `sched` | goroutines: G-M-P scheduler, stacks, sysmon, timers, netpoller |
 //! | `chan` | channels and `select!` (Go's chan.go, select.go), for goroutines, threads and C |
 //!
 //! Use it as Rust's allocator:
@@ -31,9 +32,11 @@ pub mod chan;
 mod lock;
 mod options;
 mod os;
+pub mod sched;
 
 pub use alloc::global::GoHeap;
 pub use alloc::malloc;
 pub use alloc::malloc::{print_stats, release, stats};
 pub use alloc::mstats::{SizeClassStats, Stats};
 pub use chan::chan;
+pub use sched::{blocking, go, sleep, yield_now};

@@ -33,8 +33,8 @@
 
 use crate::alloc::fixalloc::persistent_alloc;
 use crate::alloc::mspan::MSpan;
-use crate::os;
 use crate::alloc::sizeclasses::{PAGE_SHIFT, PAGE_SIZE};
+use crate::os;
 use core::mem::{align_of, size_of};
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};

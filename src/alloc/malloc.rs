@@ -30,10 +30,12 @@ use crate::alloc::mcentral::CENTRAL;
 use crate::alloc::mheap::HEAP;
 use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState};
 use crate::alloc::mstats::{self, Stats};
+use crate::alloc::scavenger;
+use crate::alloc::sizeclasses::{
+    class_for_aligned, size_to_class, MAX_SMALL_SIZE, PAGE_SIZE, TINY_SIZE,
+};
 use crate::options;
 use crate::os;
-use crate::alloc::scavenger;
-use crate::alloc::sizeclasses::{class_for_aligned, size_to_class, MAX_SMALL_SIZE, PAGE_SIZE, TINY_SIZE};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 

@@ -47,12 +47,12 @@
 
 use crate::alloc::arena;
 use crate::alloc::fixalloc::FixAlloc;
-use crate::lock::Mutex;
 use crate::alloc::mcentral::central;
 use crate::alloc::mheap::{GENERATION, HEAP};
 use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, ObjList, SpanClass, NUM_SPAN_CLASSES};
-use crate::os;
 use crate::alloc::sizeclasses::{class_size, PAGE_SIZE, TINY_SIZE};
+use crate::lock::Mutex;
+use crate::os;
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 

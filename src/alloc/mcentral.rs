@@ -17,10 +17,10 @@
 //! lock while holding the heap lock.
 
 use crate::alloc::arena;
-use crate::lock::Mutex;
 use crate::alloc::mheap::HEAP;
 use crate::alloc::mspan::{FreeObject, MSpan, MSpanList, ObjList, SpanClass, NUM_SPAN_CLASSES};
 use crate::alloc::sizeclasses::CLASS_TO_NPAGES;
+use crate::lock::Mutex;
 
 struct Lists {
     partial: MSpanList,

@@ -30,10 +30,10 @@
 
 use crate::alloc::arena;
 use crate::alloc::fixalloc::FixAlloc;
-use crate::lock::Mutex;
 use crate::alloc::mspan::{MSpan, MSpanList, SpanClass, SpanState, TinyCounts};
-use crate::os;
 use crate::alloc::sizeclasses::PAGE_SIZE;
+use crate::lock::Mutex;
+use crate::os;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 

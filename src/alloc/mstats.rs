@@ -15,8 +15,8 @@ use crate::alloc::fixalloc::METADATA_SYS;
 use crate::alloc::mcentral::central;
 use crate::alloc::mheap::HEAP;
 use crate::alloc::mspan::SpanClass;
-use crate::os;
 use crate::alloc::sizeclasses::{class_size, NUM_SIZE_CLASSES};
+use crate::os;
 use core::sync::atomic::Ordering;
 
 /// Allocation counts of one size class.
