@@ -32,7 +32,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::alloc::{self, Layout};
 use std::time::Instant;
 
-use super::waiter::{ready, Parker, Sudog, WaitQ};
+use super::waiter::{ready, ParkerSlot, Sudog, WaitQ, Woken};
 use crate::lock::{Mutex, MutexGuard};
 
 /// How long an operation may wait.
@@ -331,18 +331,15 @@ impl Hchan {
             Block::Forever => None,
             Block::Until(d) => Some(d),
         };
-        let parker = Parker::new();
-        let sg = Sudog::new(&parker, ep, deadline.is_some());
+        let slot = ParkerSlot::new(deadline);
+        let sg = Sudog::new(slot.parker(), ep, deadline.is_some());
         // SAFETY: lock held; `sg` outlives its time on the queue: this frame
         // returns only after a waker dequeued it or we removed it.
         unsafe { q.of(dir).enqueue(&sg) };
-        if !parker.park(|| drop(q), deadline) {
-            if parker.claim() {
-                // SAFETY: lock held; `sg` was enqueued here.
-                unsafe { self.lock().of(dir).remove(&sg) };
-                return Outcome::Timeout;
-            }
-            parker.wait_woken();
+        if slot.park(move || drop(q), deadline) == Woken::TimedOut {
+            // SAFETY: lock held; `sg` was enqueued here.
+            unsafe { self.lock().of(dir).remove(&sg) };
+            return Outcome::Timeout;
         }
         if sg.success() {
             Outcome::Done

@@ -30,7 +30,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::hchan::{complete, Block, Dir, Guard, Hchan, Outcome, Queues, Step};
-use super::waiter::{Parker, Sudog};
+use super::waiter::{ParkerSlot, Sudog, Woken};
 
 /// One case as the untyped core sees it.
 pub(crate) struct SelCase<'a> {
@@ -121,10 +121,10 @@ fn park_all<'c, const N: usize>(
     mut locks: Locks<'c, '_, N>,
     deadline: Option<Instant>,
 ) -> Selected {
-    let parker = Parker::new();
+    let slot = ParkerSlot::new(deadline);
     let sudogs: [Sudog; N] = core::array::from_fn(|i| {
         let elem = cases.get(i).map_or(core::ptr::null_mut(), |c| c.elem);
-        Sudog::new(&parker, elem, true)
+        Sudog::new(slot.parker(), elem, true)
     });
     for &i in locks.lockorder {
         let i = usize::from(i);
@@ -132,14 +132,12 @@ fn park_all<'c, const N: usize>(
         // returns only after pass 3 or the timeout path removed them all.
         unsafe { locks.queues(i).of(cases[i].dir).enqueue(&sudogs[i]) };
     }
-    if !parker.park(|| locks.unlock_all(), deadline) {
-        if parker.claim() {
-            locks.remove_all(cases, &sudogs, core::ptr::null());
-            return Selected::Timeout;
-        }
-        parker.wait_woken();
+    let guards = locks.take_guards();
+    if slot.park(move || drop(guards), deadline) == Woken::TimedOut {
+        locks.remove_all(cases, &sudogs, core::ptr::null());
+        return Selected::Timeout;
     }
-    let fired = parker.fired();
+    let fired = slot.parker().fired();
     locks.remove_all(cases, &sudogs, fired);
     let i = sudogs
         .iter()
@@ -174,9 +172,12 @@ impl<'c, const N: usize> Locks<'c, '_, N> {
     }
 
     fn unlock_all(&mut self) {
-        for &i in self.lockorder.iter().rev() {
-            self.guards[usize::from(i)] = None;
-        }
+        drop(self.take_guards());
+    }
+
+    /// Moves the guards out (to be dropped elsewhere: see `park`).
+    fn take_guards(&mut self) -> [Option<Guard<'c>>; N] {
+        core::mem::replace(&mut self.guards, [const { None }; N])
     }
 
     fn queues(&mut self, case: usize) -> &mut Queues {

@@ -21,30 +21,167 @@
 //! it owns it. The waker writes `success` and `fired`, then wakes the parker;
 //! the wake is a release, the waiter's wait an acquire, so the waiter reads
 //! both after waking. After the wake the waker touches neither again.
+//!
+//! A parker is one of two kinds, fixed when the call starts: a goroutine
+//! (`sched::current_g()`), parked with `gopark` — whose commit step, run on
+//! the scheduler's stack once the goroutine is WAITING, releases the channel
+//! locks — and woken with `goready(g, true)`, straight into the waker's
+//! `runnext`; or a plain thread, asleep on a futex word (`futex`). A
+//! goroutine's deadline is a scheduler timer whose callback competes for
+//! the claim; since that callback may run after the call returned, such a
+//! parker lives on the heap (`ParkerSlot::Shared`), the only allocation of
+//! the blocking paths.
 
 use core::cell::Cell;
 use core::ptr;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::futex::ThreadWake;
+use crate::lock::Mutex;
+use crate::sched::{self, GRef, TimerHandle};
 
-/// One blocked call; see the module comment.
+/// One blocked call; see the module comment. Lives in the caller's frame
+/// (`ParkerSlot::Inline`), or, for a goroutine waiting with a deadline, on
+/// the heap (`ParkerSlot::Shared`), because the timer that may fire after
+/// the call returned still holds it.
 pub(crate) struct Parker {
     done: AtomicU32,
-    fired: Cell<*const Sudog>,
-    wake: ThreadWake,
+    fired: AtomicPtr<Sudog>,
+    who: Who,
+    /// For a goroutine's deadline: the timer, and whether its callback or
+    /// the park's commit step came second (`DeadlineSync`).
+    timer: Mutex<Option<TimerHandle>>,
+    deadline_sync: AtomicU8,
 }
 
-impl Parker {
-    pub(crate) fn new() -> Self {
-        Parker {
+enum Who {
+    Thread(ThreadWake),
+    Goroutine(GRef),
+}
+
+/// `Parker::deadline_sync`: the park's commit step and the timer callback
+/// each swap in their mark; the second to arrive resumes the goroutine —
+/// the callback with `goready`, the commit by cancelling the park.
+const NONE_YET: u8 = 0;
+const COMMITTED: u8 = 1;
+const TIMER_FIRED: u8 = 2;
+
+/// How a park ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// A waker completed the sudog `Parker::fired` names.
+    Fired,
+    /// The deadline won the claim: no waker touched any sudog of this call,
+    /// and none will; the caller must take its sudogs off their queues.
+    TimedOut,
+}
+
+/// Where a call's parker lives; see `Parker`.
+pub(crate) enum ParkerSlot {
+    Inline(Parker),
+    Shared(Arc<Parker>),
+}
+
+impl ParkerSlot {
+    /// A parker for the calling goroutine or thread.
+    pub(crate) fn new(deadline: Option<Instant>) -> Self {
+        let g = sched::current_g();
+        let p = Parker {
             done: AtomicU32::new(0),
-            fired: Cell::new(ptr::null()),
-            wake: ThreadWake::new(),
+            fired: AtomicPtr::new(ptr::null_mut()),
+            who: match g {
+                Some(g) => Who::Goroutine(g),
+                None => Who::Thread(ThreadWake::new()),
+            },
+            timer: Mutex::new(None),
+            deadline_sync: AtomicU8::new(NONE_YET),
+        };
+        if g.is_some() && deadline.is_some() {
+            ParkerSlot::Shared(Arc::new(p))
+        } else {
+            ParkerSlot::Inline(p)
         }
     }
 
+    pub(crate) fn parker(&self) -> &Parker {
+        match self {
+            ParkerSlot::Inline(p) => p,
+            ParkerSlot::Shared(p) => p,
+        }
+    }
+
+    /// Releases the channel lock(s) with `unlock` and waits until a waker
+    /// completes one of this call's sudogs or until `deadline`. `unlock`
+    /// must own the guards it drops: on a goroutine it runs on the
+    /// scheduler's stack while this frame may already be resumed elsewhere.
+    pub(crate) fn park(&self, unlock: impl FnOnce(), deadline: Option<Instant>) -> Woken {
+        let p = self.parker();
+        match (&p.who, self) {
+            (Who::Thread(wake), _) => {
+                unlock();
+                if wake.wait(deadline) {
+                    return Woken::Fired;
+                }
+                if p.claim() {
+                    return Woken::TimedOut;
+                }
+                // A waker owns the wake-up and is about to deliver it.
+                wake.wait(None);
+                Woken::Fired
+            }
+            (Who::Goroutine(_), ParkerSlot::Inline(_)) => {
+                let mut unlock = Some(unlock);
+                sched::gopark(&mut || {
+                    // Move the guards onto this (g0) stack, then release
+                    // them: after that nothing here touches the goroutine.
+                    if let Some(unlock) = unlock.take() {
+                        unlock();
+                    }
+                    true
+                });
+                Woken::Fired
+            }
+            (Who::Goroutine(g), ParkerSlot::Shared(shared)) => {
+                let (g, deadline) = (*g, deadline.unwrap_or_else(Instant::now));
+                let mut unlock = Some(unlock);
+                sched::gopark(&mut || {
+                    let shared = shared.clone();
+                    let timer_side = shared.clone();
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let timer = sched::after(
+                        left,
+                        Box::new(move || {
+                            let p = &*timer_side;
+                            if p.claim()
+                                && p.deadline_sync.swap(TIMER_FIRED, Ordering::AcqRel) == COMMITTED
+                            {
+                                sched::goready(g, false);
+                            }
+                        }),
+                    );
+                    *shared.timer.lock() = Some(timer);
+                    if let Some(unlock) = unlock.take() {
+                        unlock();
+                    }
+                    // Only `shared` (our own reference) from here on.
+                    shared.deadline_sync.swap(COMMITTED, Ordering::AcqRel) != TIMER_FIRED
+                });
+                if let Some(timer) = p.timer.lock().take() {
+                    timer.cancel();
+                }
+                if p.fired().is_null() {
+                    Woken::TimedOut
+                } else {
+                    Woken::Fired
+                }
+            }
+        }
+    }
+}
+
+impl Parker {
     /// Takes the one wake-up of this parker; false if someone else has it.
     #[inline]
     pub(crate) fn claim(&self) -> bool {
@@ -55,25 +192,15 @@ impl Parker {
 
     /// The sudog whose operation completed (null if the wait timed out).
     pub(crate) fn fired(&self) -> *const Sudog {
-        self.fired.get()
+        self.fired.load(Ordering::Relaxed)
     }
 
-    /// Releases the channel lock(s) with `unlock`, then sleeps until woken
-    /// or until `deadline`; returns whether it was woken. A caller that sees
-    /// a timeout must `claim` the parker before it may leave (else a waker
-    /// owns it and is about to wake it: `wait_woken`).
-    pub(crate) fn park(&self, unlock: impl FnOnce(), deadline: Option<Instant>) -> bool {
-        unlock();
-        self.wake.wait(deadline)
-    }
-
-    /// Sleeps until the waker that claimed this parker has woken it.
-    pub(crate) fn wait_woken(&self) {
-        self.wake.wait(None);
-    }
-
+    /// Wakes the waiter; the woken goroutine runs next on this P.
     fn wake(&self) {
-        self.wake.wake();
+        match &self.who {
+            Who::Thread(wake) => wake.wake(),
+            Who::Goroutine(g) => sched::goready(*g, true),
+        }
     }
 }
 
@@ -122,7 +249,7 @@ pub(crate) unsafe fn ready(sg: *const Sudog, success: bool) {
     s.success.set(success);
     // SAFETY: the parker lives in the same parked frame as the sudog.
     let p = unsafe { &*s.parker };
-    p.fired.set(sg);
+    p.fired.store(sg.cast_mut(), Ordering::Relaxed);
     p.wake();
 }
 
