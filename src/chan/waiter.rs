@@ -154,9 +154,7 @@ impl ParkerSlot {
                         left,
                         Box::new(move || {
                             let p = &*timer_side;
-                            if p.claim()
-                                && p.deadline_sync.swap(TIMER_FIRED, Ordering::AcqRel) == COMMITTED
-                            {
+                            if p.claim() && p.timer_arrives_second() {
                                 sched::goready(g, false);
                             }
                         }),
@@ -166,7 +164,7 @@ impl ParkerSlot {
                         unlock();
                     }
                     // Only `shared` (our own reference) from here on.
-                    shared.deadline_sync.swap(COMMITTED, Ordering::AcqRel) != TIMER_FIRED
+                    !shared.commit_arrives_second()
                 });
                 if let Some(timer) = p.timer.lock().take() {
                     timer.cancel();
@@ -188,6 +186,19 @@ impl Parker {
         self.done
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// The timer callback, having won the claim, marks its arrival: true if
+    /// the park's commit step is done, so the callback must `goready`.
+    fn timer_arrives_second(&self) -> bool {
+        self.deadline_sync.swap(TIMER_FIRED, Ordering::AcqRel) == COMMITTED
+    }
+
+    /// The commit step, after releasing the locks, marks its arrival: true
+    /// if the timer already won the claim and left the resumption to it,
+    /// so the park must be cancelled.
+    fn commit_arrives_second(&self) -> bool {
+        self.deadline_sync.swap(COMMITTED, Ordering::AcqRel) == TIMER_FIRED
     }
 
     /// The sudog whose operation completed (null if the wait timed out).
@@ -358,5 +369,99 @@ impl WaitQ {
         s.queued.set(false);
         s.prev.set(ptr::null());
         s.next.set(ptr::null());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn goroutine_parker() -> Parker {
+        Parker {
+            done: AtomicU32::new(0),
+            fired: AtomicPtr::new(ptr::null_mut()),
+            who: Who::Thread(ThreadWake::new()),
+            timer: Mutex::new(None),
+            deadline_sync: AtomicU8::new(NONE_YET),
+        }
+    }
+
+    /// One atomic step of one party of a goroutine's timed park.
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum Step {
+        /// Commit: releases the channel locks (wakers may find the sudog).
+        Unlock,
+        /// Commit: marks its arrival; cancels the park if second.
+        CommitMark,
+        /// Timer callback: tries to claim.
+        TimerClaim,
+        /// Timer callback, if it claimed: marks its arrival; goready if second.
+        TimerMark,
+        /// A channel waker (after Unlock): tries to claim; goready if won.
+        WakerClaim,
+    }
+
+    /// Every interleaving of the three parties' steps (each party in program
+    /// order, the waker only after the unlock) resumes the goroutine exactly
+    /// once, and a timeout is reported exactly when no waker completed it.
+    #[test]
+    fn timed_park_resumes_exactly_once_in_every_interleaving() {
+        let parties: [&[Step]; 3] = [
+            &[Step::Unlock, Step::CommitMark],
+            &[Step::TimerClaim, Step::TimerMark],
+            &[Step::WakerClaim],
+        ];
+        let mut orders = Vec::new();
+        interleave(&parties, &mut [0; 3], &mut Vec::new(), &mut orders);
+        // 5! / (2! 2! 1!) = 30 orders, of which 2 in 3 have the unlock first.
+        assert_eq!(orders.len(), 20);
+        for order in orders {
+            let p = goroutine_parker();
+            let (mut resumed, mut unlocked, mut timer_won, mut waker_won) =
+                (0, false, false, false);
+            for step in &order {
+                match step {
+                    Step::Unlock => unlocked = true,
+                    Step::CommitMark => resumed += usize::from(p.commit_arrives_second()),
+                    Step::TimerClaim => timer_won = p.claim(),
+                    Step::TimerMark if timer_won => {
+                        resumed += usize::from(p.timer_arrives_second())
+                    }
+                    Step::TimerMark => {}
+                    Step::WakerClaim => {
+                        assert!(unlocked);
+                        waker_won = p.claim();
+                        resumed += usize::from(waker_won);
+                    }
+                }
+            }
+            assert_eq!(resumed, 1, "{order:?}");
+            assert_ne!(timer_won, waker_won, "{order:?}");
+        }
+    }
+
+    fn interleave(
+        parties: &[&[Step]; 3],
+        at: &mut [usize; 3],
+        order: &mut Vec<Step>,
+        out: &mut Vec<Vec<Step>>,
+    ) {
+        if (0..3).all(|i| at[i] == parties[i].len()) {
+            out.push(order.clone());
+            return;
+        }
+        for i in 0..3 {
+            let Some(&step) = parties[i].get(at[i]) else {
+                continue;
+            };
+            if step == Step::WakerClaim && !order.contains(&Step::Unlock) {
+                continue;
+            }
+            at[i] += 1;
+            order.push(step);
+            interleave(parties, at, order, out);
+            order.pop();
+            at[i] -= 1;
+        }
     }
 }
