@@ -3,6 +3,10 @@
 //! Each test's main thread waits on a channel that goroutines send to (a
 //! thread endpoint facing goroutine endpoints).
 
+mod chan_common;
+
+use chan_common::Counted;
+
 use goheap::chan::{RecvError, RecvTimeoutError, SendTimeoutError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -210,13 +214,6 @@ fn close_wakes_parked_goroutines() {
     goheap::sleep(Duration::from_millis(10));
     tx.close();
     assert_eq!(res_rx.iter().filter(|&ok| ok).count(), 8);
-}
-
-struct Counted(Arc<AtomicUsize>);
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! `select!`: readiness, default and timeouts, fairness, close, drops, and
 //! no lost or duplicated value when selects race plain operations.
 
+mod chan_common;
+
+use chan_common::Counted;
+
 use goheap::chan::{Receiver, RecvError, Sender};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -189,13 +193,6 @@ fn same_channel_in_several_cases() {
     tx.send(1).unwrap();
     let got = t.join().unwrap();
     assert!(got == 1 || got == 101);
-}
-
-struct Counted(Arc<AtomicUsize>);
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! Channels between plain OS threads: semantics, close, drops, timeouts,
 //! and no lost or duplicated value under many senders and receivers.
 
+mod chan_common;
+
+use chan_common::Counted;
+
 use goheap::chan::{RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -181,14 +185,6 @@ fn iteration_ends_at_close() {
     t.join().unwrap();
     assert_eq!(sum, 4950);
     assert_eq!(rx.into_iter().count(), 0);
-}
-
-/// A value that counts its drops.
-struct Counted(Arc<AtomicUsize>);
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[test]

@@ -680,8 +680,11 @@ macro_rules! __select_parse {
     };
     // done: build the cases, run the select, run the chosen branch
     (@idx $is:tt @cases ($([$i:tt $kind:ident ($($args:tt)*) ($res:pat) $body:block])*) @default $d:tt @rest) => {{
-        // A match keeps the scrutinee's temporaries (`&&rx`) alive to its end.
-        match ($($crate::__select_case!($kind $($args)*),)*) {
+        // A match keeps the scrutinee's temporaries (`&&rx`) alive to its
+        // end; the `let` drops them (and unchosen send values) before the
+        // caller's locals, even when the select is a block's tail.
+        #[allow(clippy::let_and_return)]
+        let __selected = match ($($crate::__select_case!($kind $($args)*),)*) {
             mut __cases => match $crate::chan::__select::run([$(__cases.$i.raw()),*], $crate::__select_wait!($d)) {
                 $crate::chan::__select::Selected::Case(__index, __ok) => {
                     $(if __index == $i {
@@ -693,7 +696,8 @@ macro_rules! __select_parse {
                 }
                 _ => $crate::__select_default!($d),
             }
-        }
+        };
+        __selected
     }};
 }
 
