@@ -39,4 +39,4 @@ pub use alloc::malloc;
 pub use alloc::malloc::{print_stats, release, stats};
 pub use alloc::mstats::{SizeClassStats, Stats};
 pub use chan::chan;
-pub use sched::{blocking, go, sleep, yield_now};
+pub use sched::{blocking, go, lock_os_thread, net, sleep, unlock_os_thread, yield_now};

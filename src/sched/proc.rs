@@ -82,6 +82,7 @@ fn start() -> &'static Sched {
             mcount: 0,
             gfree: Vec::new(),
             gfree_low: 0,
+            gfree_clean: Vec::new(),
         }),
         runqsize: AtomicU32::new(0),
         npidle: AtomicU32::new(0),
@@ -91,6 +92,7 @@ fn start() -> &'static Sched {
         mnext: AtomicU32::new(1),
         poll_until: AtomicU64::new(0),
         lastpoll: AtomicU64::new(nanotime()),
+        sysmon_wait: AtomicU32::new(0),
         ngo: AtomicUsize::new(0),
     }));
     {
@@ -130,11 +132,13 @@ fn register_fork_handler() {
 extern "C" fn fork_prepare() {
     START.lock_for_fork();
     stack::lock_for_fork();
+    netpoll::lock_for_fork();
 }
 
 extern "C" fn fork_parent() {
-    // SAFETY: fork_prepare took both locks in this thread.
+    // SAFETY: fork_prepare took the locks in this thread.
     unsafe {
+        netpoll::unlock_after_fork();
         stack::unlock_after_fork();
         START.unlock_after_fork();
     }
@@ -151,9 +155,10 @@ extern "C" fn fork_child() {
     }
     SCHED.store(ptr::null_mut(), Relaxed);
     CURRENT_M.with(|c| c.set(ptr::null_mut()));
-    // SAFETY: fork_prepare took both locks in the forking thread, which is
+    // SAFETY: fork_prepare took the locks in the forking thread, which is
     // this thread in the child.
     unsafe {
+        netpoll::unlock_after_fork();
         stack::unlock_after_fork();
         START.unlock_after_fork();
     }
@@ -166,12 +171,15 @@ fn owned(m: &M, state: u32) -> u32 {
 
 /// Where the caller runs.
 enum Ctx {
-    /// Not a goroutine: a plain thread, or an M without a P.
+    /// A plain thread, or an M's g0 without a P (a `blocking` closure).
     Plain,
     /// On an M's g0, holding a P (timer callbacks, commits).
     G0(&'static P),
     /// A goroutine, which took its P back (`enter`); call `leave` after.
     User(&'static M, &'static P),
+    /// A goroutine whose P sysmon took and no P is idle: it queues work
+    /// globally, and its next switch lets its M go idle.
+    NoP(&'static M),
 }
 
 fn ctx() -> Ctx {
@@ -189,38 +197,32 @@ fn ctx() -> Ctx {
         // SAFETY: Ps live as long as the scheduler.
         return Ctx::G0(unsafe { &*p });
     }
-    let (m, p) = enter();
-    Ctx::User(m, p)
+    match enter(m) {
+        Some(p) => Ctx::User(m, p),
+        None => Ctx::NoP(m),
+    }
 }
 
 /// A goroutine enters the runtime: takes its P from user mode (CAS
-/// USER→RT). If sysmon took the P away, gets an idle one or, if none,
-/// queues itself and resumes later on some M with a P.
-fn enter() -> (&'static M, &'static P) {
-    loop {
-        // SAFETY: called on a goroutine: this thread has an M.
-        let m = unsafe { &*this_m() };
-        let p = m.p.get();
-        if !p.is_null() {
-            // SAFETY: Ps live as long as the scheduler.
-            let p = unsafe { &*p };
-            if p.status
-                .compare_exchange(owned(m, P_USER), owned(m, P_RT), Acquire, Relaxed)
-                .is_ok()
-            {
-                return (m, p);
-            }
-            m.p.set(ptr::null_mut());
+/// USER→RT). If sysmon took the P away, takes an idle P if there is one
+/// (Go's exitsyscall fast path). Never switches: the caller may hold a lock.
+fn enter(m: &'static M) -> Option<&'static P> {
+    let p = m.p.get();
+    if !p.is_null() {
+        // SAFETY: Ps live as long as the scheduler.
+        let p = unsafe { &*p };
+        if p.status
+            .compare_exchange(owned(m, P_USER), owned(m, P_RT), Acquire, Relaxed)
+            .is_ok()
+        {
+            return Some(p);
         }
-        let s = sched();
-        let idle = pidleget(s, &mut s.lock.lock());
-        if let Some(p) = idle {
-            acquirep(m, p);
-            return (m, p);
-        }
-        let g = m.curg.get();
-        mcall(m, g, Action::LostP);
+        m.p.set(ptr::null_mut());
     }
+    let s = sched();
+    let p = pidleget(s, &mut s.lock.lock())?;
+    acquirep(m, p);
+    Some(p)
 }
 
 /// The goroutine goes back to its own code; sysmon may retake the P.
@@ -256,12 +258,20 @@ fn newproc(f: Box<dyn FnOnce() + Send>) {
     let s = sched();
     let id = s.goidgen.fetch_add(1, Relaxed) + 1;
     s.ngo.fetch_add(1, Relaxed);
-    match ctx() {
+    let c = ctx();
+    match c {
         Ctx::User(m, p) => {
             let g = gfget(s, p);
             init_g(g, id, f);
             runqput(s, p, g, true);
             wakep(s);
+            // A safe point: stop if sysmon asked, or if the run queue is
+            // full (spawning faster than the Ps run goroutines only makes
+            // fresh stacks; the spawner continues after them). Spawners
+            // that block soon after (skynet's) never reach a full ring.
+            if p.preempt.load(Relaxed) || runq_len(p) >= RUNQ_SIZE as u32 {
+                return mcall(m, m.curg.get(), Action::Preempted);
+            }
             leave(m, p);
         }
         Ctx::G0(p) => {
@@ -270,11 +280,15 @@ fn newproc(f: Box<dyn FnOnce() + Send>) {
             runqput(s, p, g, true);
             wakep(s);
         }
-        Ctx::Plain => {
+        Ctx::Plain | Ctx::NoP(_) => {
             let g = gfget_global(s);
             init_g(g, id, f);
             globrunqput(s, &mut s.lock.lock(), g);
             wakep(s);
+            if let Ctx::NoP(m) = c {
+                // A safe point: the goroutine lost its P; it waits for one.
+                mcall(m, m.curg.get(), Action::Preempted);
+            }
         }
     }
 }
@@ -295,7 +309,7 @@ fn init_g(g: *mut G, id: u64, f: Box<dyn FnOnce() + Send>) {
 /// On a plain thread, yields the thread.
 pub fn yield_now() {
     match ctx() {
-        Ctx::User(m, _) => mcall(m, m.curg.get(), Action::Yield),
+        Ctx::User(m, _) | Ctx::NoP(m) => mcall(m, m.curg.get(), Action::Yield),
         Ctx::G0(..) | Ctx::Plain => std::thread::yield_now(),
     }
 }
@@ -321,7 +335,7 @@ pub(crate) fn current_goid() -> u64 {
 /// WAITING (see the parking protocol in `sched/mod.rs`). If `commit`
 /// returns false the goroutine continues at once.
 pub(crate) fn gopark(commit: &mut dyn FnMut() -> bool) {
-    let Ctx::User(m, _) = ctx() else {
+    let (Ctx::User(m, _) | Ctx::NoP(m)) = ctx() else {
         crate::os::fatal("gopark", "called off a goroutine", 0)
     };
     // SAFETY: erasing the borrow's lifetime: g0 calls `commit` before the
@@ -351,7 +365,7 @@ pub(crate) fn goready(g: GRef, next: bool) {
             runqput(s, p, g.0, next);
             wakep(s);
         }
-        Ctx::Plain => {
+        Ctx::Plain | Ctx::NoP(_) => {
             globrunqput(s, &mut s.lock.lock(), g.0);
             wakep(s);
         }
@@ -363,17 +377,71 @@ pub(crate) fn goready(g: GRef, next: bool) {
 /// and `f` runs on this M's own thread stack (Go's entersyscallblock). On a
 /// plain thread, just runs `f`.
 pub fn blocking<R, F: FnOnce() -> R>(f: F) -> R {
-    let Ctx::User(m, _) = ctx() else { return f() };
+    let (Ctx::User(m, _) | Ctx::NoP(m)) = ctx() else {
+        return f();
+    };
     let mut f = Some(f);
     let mut r = None;
-    let mut call = || r = f.take().map(|f| f());
+    // A panic in `f` is carried back and resumed on the goroutine's stack:
+    // it must not unwind through the scheduler on g0.
+    let mut call = || {
+        r = f
+            .take()
+            .map(|f| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+    };
     let call: &mut dyn FnMut() = &mut call;
     // SAFETY: erasing the borrow's lifetime: g0 runs `call` before this
     // goroutine resumes, while this frame is alive.
     let call: *mut (dyn FnMut() + 'static) = unsafe { core::mem::transmute(call) };
     mcall(m, m.curg.get(), Action::Blocking(call));
     // The goroutine resumed in user mode; `r` was set on g0 before.
-    r.unwrap_or_else(|| crate::os::fatal("blocking", "closure did not run", 0))
+    match r {
+        Some(Ok(v)) => v,
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        None => crate::os::fatal("blocking", "closure did not run", 0),
+    }
+}
+
+/// Runs runtime-side code on g0 (a commit, a timer callback): a panic
+/// there cannot unwind through the scheduler, so it ends the process.
+pub(crate) fn on_g0<R>(what: &str, f: impl FnOnce() -> R) -> R {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| crate::os::fatal(what, "panicked on the scheduler stack", 0))
+}
+
+/// Wires the calling goroutine to its current OS thread until
+/// `unlock_os_thread` (Go's LockOSThread): it then always resumes on this
+/// thread, so `thread_local!` values and thread identity stay valid across
+/// yields, sleeps and parks; the thread runs no other goroutine meanwhile.
+/// On a plain thread, does nothing (a thread never migrates).
+pub fn lock_os_thread() {
+    if current_g().is_none() {
+        return;
+    }
+    // SAFETY: on a goroutine: this thread's M runs it.
+    let m = unsafe { &*this_m() };
+    let g = m.curg.get();
+    m.lockedg.set(g);
+    // SAFETY: the running goroutine owns its record.
+    unsafe { (*g).lockedm.store(m as *const M as *mut M, Relaxed) };
+}
+
+/// Undoes `lock_os_thread`: the goroutine may migrate again.
+pub fn unlock_os_thread() {
+    if current_g().is_none() {
+        return;
+    }
+    // SAFETY: as in lock_os_thread.
+    let m = unsafe { &*this_m() };
+    let g = m.curg.get();
+    m.lockedg.set(ptr::null_mut());
+    // SAFETY: as above.
+    unsafe { (*g).lockedm.store(ptr::null_mut(), Relaxed) };
+}
+
+fn gettid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
 }
 
 /// Calls `f` with the timer heap of the caller's P (P 0's off the scheduler).
@@ -386,7 +454,7 @@ pub(crate) fn with_timers<R>(f: impl FnOnce(&Timers) -> R) -> R {
             r
         }
         Ctx::G0(p) => f(&p.timers),
-        Ctx::Plain => f(&s.allp[0].timers),
+        Ctx::Plain | Ctx::NoP(_) => f(&s.allp[0].timers),
     }
 }
 
@@ -402,6 +470,11 @@ pub(crate) fn wake_netpoller(when: u64) {
     } else {
         wakep(s);
     }
+}
+
+/// The number of Ps: how many goroutines run at once (`GOHEAP_MAXPROCS`).
+pub fn gomaxprocs() -> usize {
+    sched().allp.len()
 }
 
 /// Goroutines started since the scheduler started.
@@ -420,7 +493,9 @@ extern "C" fn goroutine_main(g: usize) -> ! {
             report_panic(g, &*e);
         }
     }
-    let (m, _) = enter();
+    let (Ctx::User(m, _) | Ctx::NoP(m)) = ctx() else {
+        crate::os::fatal("goexit", "goroutine without an M", g as usize)
+    };
     mcall(m, g, Action::Exit);
     crate::os::fatal("goexit", "dead goroutine resumed", g as usize)
 }
@@ -459,6 +534,8 @@ fn newm(s: &'static Sched, p: &'static P, spinning: bool) {
         park: AtomicU32::new(0),
         action: Cell::new(Action::None),
         schedlink: Cell::new(ptr::null_mut()),
+        lockedg: Cell::new(ptr::null_mut()),
+        tid: AtomicU32::new(0),
     }));
     s.lock.lock().mcount += 1;
     let mp = m as *const M as usize;
@@ -476,6 +553,7 @@ fn mstart(m: *mut M) -> ! {
     stack::ensure_signal_stack();
     // SAFETY: Ms live forever.
     let m = unsafe { &*m };
+    m.tid.store(gettid(), Relaxed);
     take_nextp(m);
     let s = sched();
     loop {
@@ -598,7 +676,35 @@ fn schedule(s: &'static Sched, m: &'static M) {
     if m.spinning.load(Relaxed) {
         resetspinning(s, m);
     }
+    // SAFETY: records live forever; lockedm is stable while g is queued.
+    let locked = unsafe { (*g).lockedm.load(Relaxed) };
+    if !locked.is_null() && !ptr::eq(locked, m) {
+        // SAFETY: an M wired to a goroutine lives and waits for it.
+        return startlockedm(m, unsafe { &*locked });
+    }
     execute(s, m, g);
+}
+
+/// g is wired to `locked`: give it this M's P and let `locked` run it
+/// (Go's startlockedm); this M goes idle.
+fn startlockedm(m: &M, locked: &M) {
+    let p = releasep(m);
+    locked.nextp.store(p as *const P as *mut P, Release);
+    locked.park.store(1, Release);
+    futex_wake(&locked.park);
+}
+
+/// This M's goroutine is wired to it and stopped: hand the P off and sleep
+/// until `startlockedm` brings a P to run it again (Go's stoplockedm).
+fn stoplockedm(s: &'static Sched, m: &'static M) {
+    if !m.p.get().is_null() {
+        handoffp(s, releasep(m));
+    }
+    while m.park.load(Acquire) == 0 {
+        futex_wait(&m.park, 0, None);
+    }
+    m.park.store(0, Relaxed);
+    take_nextp(m);
 }
 
 fn resetspinning(s: &'static Sched, m: &M) {
@@ -614,11 +720,13 @@ fn become_spinning(s: &Sched, m: &M) {
 
 /// Runs `g` on this M until it switches out, then carries out its action.
 fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
+    let mut g = g;
     loop {
         // SAFETY: m holds a P (findrunnable, or re-acquired below).
         let p = unsafe { &*m.p.get() };
         p.schedtick
             .store(p.schedtick.load(Relaxed).wrapping_add(1), Relaxed);
+        p.preempt.store(false, Relaxed);
         // SAFETY: we dequeued g (or it is ours again): we own it now.
         unsafe {
             (*g).status.store(G_RUNNING, Relaxed);
@@ -633,26 +741,30 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
             asm::switch(m.g0_sp.get(), *(*g).sp.get());
         }
         m.curg.set(ptr::null_mut());
+        // The P may be gone (sysmon took it while g ran): then g's next
+        // stop queues it globally and this M goes idle in `schedule`.
+        let p = m.p.get();
+        // SAFETY: Ps live as long as the scheduler.
+        let p = (!p.is_null()).then(|| unsafe { &*p });
         let again = match m.action.replace(Action::None) {
             Action::Yield => {
-                // SAFETY: g switched out; we own it until it is queued.
-                unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
-                runqput(s, current_p(m), g, false);
+                make_runnable(s, p, g);
                 false
             }
-            Action::Park(commit) => park_m(g, commit),
+            Action::Preempted => {
+                make_runnable(s, None, g);
+                false
+            }
+            Action::Park(commit) => park_m(s, p, g, commit),
             Action::Exit => {
-                gfput(s, current_p(m), g);
+                // A goroutine that exits wired to its thread unwires it.
+                // SAFETY: g is dead and ours.
+                unsafe { (*g).lockedm.store(ptr::null_mut(), Relaxed) };
+                m.lockedg.set(ptr::null_mut());
+                gfput(s, p, g);
                 false
             }
             Action::Blocking(f) => blocking_m(s, m, g, f),
-            Action::LostP => {
-                // SAFETY: g switched out; we own it until it is queued.
-                unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
-                globrunqput(s, &mut s.lock.lock(), g);
-                wakep(s);
-                false
-            }
             Action::None => crate::os::fatal(
                 "schedule",
                 "goroutine switched out without an action",
@@ -660,7 +772,25 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
             ),
         };
         if !again {
-            return;
+            let locked = m.lockedg.get();
+            if locked.is_null() {
+                return;
+            }
+            stoplockedm(s, m);
+            g = locked;
+        }
+    }
+}
+
+/// g (switched out, ours) goes back to a run queue: p's, or the global one.
+fn make_runnable(s: &'static Sched, p: Option<&P>, g: *mut G) {
+    // SAFETY: g switched out; we own it until it is queued.
+    unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
+    match p {
+        Some(p) => runqput(s, p, g, false),
+        None => {
+            globrunqput(s, &mut s.lock.lock(), g);
+            wakep(s);
         }
     }
 }
@@ -670,16 +800,26 @@ fn current_p(m: &M) -> &'static P {
     unsafe { &*m.p.get() }
 }
 
-/// WAITING, then the commit; true if the park was cancelled (run g again).
-fn park_m(g: *mut G, commit: *mut (dyn FnMut() -> bool + 'static)) -> bool {
+/// WAITING, then the commit; true if the park was cancelled and g runs
+/// again on this M.
+fn park_m(
+    s: &'static Sched,
+    p: Option<&P>,
+    g: *mut G,
+    commit: *mut (dyn FnMut() -> bool + 'static),
+) -> bool {
     // SAFETY: g is switched out and ours until WAITING is published; the
     // commit closure lives in g's frame, which stays put while g is parked.
     unsafe {
         (*g).status.store(G_WAITING, Release);
-        if (*commit)() {
+        if on_g0("gopark commit", || (*commit)()) {
             return false;
         }
         (*g).status.store(G_RUNNING, Relaxed);
+    }
+    if p.is_none() {
+        make_runnable(s, None, g);
+        return false;
     }
     true
 }
@@ -692,8 +832,10 @@ fn blocking_m(
     g: *mut G,
     f: *mut (dyn FnMut() + 'static),
 ) -> bool {
-    let p = releasep(m);
-    handoffp(s, p);
+    if !m.p.get().is_null() {
+        let p = releasep(m);
+        handoffp(s, p);
+    }
     // SAFETY: `f` lives in g's frame, which waits for this call to finish.
     unsafe { (*f)() };
     let idle = pidleget(s, &mut s.lock.lock());
@@ -713,8 +855,9 @@ fn blocking_m(
 fn findrunnable(s: &'static Sched, m: &'static M) -> *mut G {
     'top: loop {
         let p = current_p(m);
-        let now = nanotime();
-        p.timers.run(now);
+        if p.timers.earliest() != 0 {
+            p.timers.run(nanotime());
+        }
         if p.schedtick.load(Relaxed) % GLOBAL_QUEUE_TICK == 0 && s.runqsize.load(Relaxed) > 0 {
             if let Some(g) = globrunqget(s, &mut s.lock.lock(), p, 1) {
                 return g;
@@ -739,7 +882,7 @@ fn findrunnable(s: &'static Sched, m: &'static M) -> *mut G {
             if !m.spinning.load(Relaxed) {
                 become_spinning(s, m);
             }
-            if let Some(g) = steal_work(s, p, now) {
+            if let Some(g) = steal_work(s, p) {
                 return g;
             }
         }
@@ -890,8 +1033,9 @@ pub(crate) fn sysmon_netpoll(s: &'static Sched) {
 
 /// Steals half of another P's run queue, or runs its due timers (Go's
 /// stealWork): four passes over the Ps in a random order.
-fn steal_work(s: &'static Sched, p: &'static P, now: u64) -> Option<*mut G> {
+fn steal_work(s: &'static Sched, p: &'static P) -> Option<*mut G> {
     let n = s.allp.len();
+    let now = nanotime();
     for pass in 0..4 {
         let start = fastrand() as usize % n;
         let step = coprime_step(n, fastrand() as usize);
@@ -1017,6 +1161,13 @@ fn runqget(p: &P) -> Option<*mut G> {
     }
 }
 
+/// Entries in p's ring (a hint when read by others).
+fn runq_len(p: &P) -> u32 {
+    p.runq_tail
+        .load(Relaxed)
+        .wrapping_sub(p.runq_head.load(Relaxed))
+}
+
 pub(crate) fn runq_empty(p: &P) -> bool {
     loop {
         let h = p.runq_head.load(SeqCst);
@@ -1108,9 +1259,12 @@ fn globrunqpop(s: &Sched, l: &mut SchedLocked) -> Option<*mut G> {
 /// Takes a fair share of the global queue into p's local queue; returns one.
 fn globrunqget(s: &Sched, l: &mut SchedLocked, p: &P, max: u32) -> Option<*mut G> {
     let size = s.runqsize.load(Relaxed);
+    // Never more than the ring's free room: a full ring would spill into
+    // the global queue, whose lock we hold.
     let mut n = (size / s.allp.len() as u32 + 1)
         .min(size)
-        .min(RUNQ_SIZE as u32 / 2);
+        .min(RUNQ_SIZE as u32 / 2)
+        .min(RUNQ_SIZE as u32 - runq_len(p));
     if max > 0 {
         n = n.min(max);
     }
@@ -1139,15 +1293,22 @@ fn pidleget(s: &Sched, l: &mut SchedLocked) -> Option<&'static P> {
     let p = unsafe { &*p };
     l.pidle = p.link.get();
     s.npidle.fetch_sub(1, SeqCst);
+    if s.sysmon_wait.load(SeqCst) == 1 && s.sysmon_wait.swap(0, SeqCst) == 1 {
+        futex_wake(&s.sysmon_wait);
+    }
     Some(p)
 }
 
 // ---- free goroutine records -------------------------------------------
 
-fn gfput(s: &Sched, p: &P, g: *mut G) {
+fn gfput(s: &Sched, p: Option<&P>, g: *mut G) {
     // SAFETY: g is dead and ours; the P's list is the owner's.
     unsafe {
         (*g).status.store(G_DEAD, Relaxed);
+        let Some(p) = p else {
+            s.lock.lock().gfree.push(g);
+            return;
+        };
         let local = &mut *p.gfree.get();
         local.push(g);
         if local.len() > GFREE_LOCAL_MAX {
@@ -1160,9 +1321,9 @@ fn gfput(s: &Sched, p: &P, g: *mut G) {
 
 fn gfget_global(s: &Sched) -> *mut G {
     let mut l = s.lock.lock();
-    let g = l.gfree.pop();
+    let g = l.gfree.pop().or_else(|| l.gfree_clean.pop());
     l.gfree_low = l.gfree_low.min(l.gfree.len());
-    g.unwrap_or_else(G::new)
+    g.unwrap_or_else(G::alloc)
 }
 
 fn gfget(s: &Sched, p: &P) -> *mut G {
@@ -1174,23 +1335,36 @@ fn gfget(s: &Sched, p: &P) -> *mut G {
         let from = l.gfree.len() - take;
         local.extend(l.gfree.drain(from..));
         l.gfree_low = l.gfree_low.min(l.gfree.len());
+        if local.is_empty() {
+            let take = l.gfree_clean.len().min(GFREE_LOCAL_MAX / 2);
+            let from = l.gfree_clean.len() - take;
+            local.extend(l.gfree_clean.drain(from..));
+        }
     }
-    local.pop().unwrap_or_else(G::new)
+    local.pop().unwrap_or_else(G::alloc)
 }
 
 /// Releases the stack pages of free goroutines that stayed in the global
-/// list since the last call (the list's low-water mark); returns how many.
+/// list since the last call (below the list's low-water mark); they move to
+/// the list of clean ones. The madvise calls run without the lock, on
+/// records taken out of the list meanwhile. Returns how many.
 pub(crate) fn scavenge_stacks(s: &Sched) -> usize {
-    let mut l = s.lock.lock();
-    let low = l.gfree_low.min(l.gfree.len());
-    for &g in &l.gfree[..low] {
-        // SAFETY: free records are ours under the lock; their stacks unused.
-        if let Some(st) = unsafe { &*(*g).stack.get() } {
-            st.release_pages();
-        }
-    }
-    l.gfree_low = l.gfree.len();
-    low
+    let idle: Vec<*mut G> = {
+        let mut l = s.lock.lock();
+        let low = l.gfree_low.min(l.gfree.len());
+        let idle = l.gfree.drain(..low).collect();
+        l.gfree_low = l.gfree.len();
+        idle
+    };
+    // SAFETY: the records are out of every list: ours, their stacks unused.
+    let mut stacks: Vec<stack::Stack> = idle
+        .iter()
+        .filter_map(|&g| unsafe { *(*g).stack.get() })
+        .collect();
+    stack::release_all(&mut stacks);
+    let n = idle.len();
+    s.lock.lock().gfree_clean.extend(idle);
+    n
 }
 
 // ---- futex -------------------------------------------------------------
@@ -1231,4 +1405,121 @@ pub(crate) fn futex_wake_addr(word: *mut u32) {
             1,
         )
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// The lock-free ring under attack: an owner puts (through runnext too)
+    /// and takes while two thieves steal halves and runnexts; every entry
+    /// must be taken exactly once. The ring is kept below full so nothing
+    /// spills into the real global queue.
+    #[test]
+    fn the_run_queue_hands_each_entry_to_exactly_one_taker() {
+        const N: usize = 200_000;
+        let s = sched();
+        let owner = Arc::new(P::new());
+        let gs: Arc<Vec<usize>> = Arc::new((0..N).map(|_| G::alloc() as usize).collect());
+        let index: Arc<std::collections::HashMap<usize, usize>> =
+            Arc::new(gs.iter().enumerate().map(|(i, &g)| (g, i)).collect());
+        let taken: Arc<Vec<AtomicU32>> = Arc::new((0..N).map(|_| AtomicU32::new(0)).collect());
+        let done = Arc::new(AtomicBool::new(false));
+        let take =
+            |taken: &[AtomicU32], index: &std::collections::HashMap<usize, usize>, g: *mut G| {
+                taken[index[&(g as usize)]].fetch_add(1, SeqCst);
+            };
+        let thieves: Vec<_> = (0..2)
+            .map(|_| {
+                let (owner, taken, index, done) =
+                    (owner.clone(), taken.clone(), index.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mine = P::new();
+                    while !done.load(SeqCst) {
+                        if let Some(g) = runqsteal(&mine, &owner, true) {
+                            take(&taken, &index, g);
+                            while let Some(g) = runqget(&mine) {
+                                take(&taken, &index, g);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for (i, &g) in gs.iter().enumerate() {
+            while runq_len(&owner) > 200 {
+                if let Some(g) = runqget(&owner) {
+                    take(&taken, &index, g);
+                }
+            }
+            runqput(s, &owner, g as *mut G, i % 3 == 0);
+            if i % 5 == 0 {
+                if let Some(g) = runqget(&owner) {
+                    take(&taken, &index, g);
+                }
+            }
+        }
+        while let Some(g) = runqget(&owner) {
+            take(&taken, &index, g);
+        }
+        done.store(true, SeqCst);
+        for t in thieves {
+            t.join().unwrap();
+        }
+        let wrong: Vec<_> = taken
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.load(SeqCst) != 1)
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} entries taken other than once, e.g. {:?}",
+            wrong.len(),
+            wrong.first()
+        );
+    }
+
+    /// After every switch the runtime's view of "this thread" is re-read:
+    /// the M found through the thread-local is the thread actually running,
+    /// and the goroutine is the same one, though it may have moved.
+    #[test]
+    fn the_runtime_rereads_its_thread_after_every_switch() {
+        const GS: usize = 16;
+        const SWITCHES: usize = 2_000;
+        let moved = Arc::new(AtomicUsize::new(0));
+        let wg = Arc::new(super::super::WaitGroup::new());
+        wg.add(GS as i64);
+        for _ in 0..GS {
+            let (moved, wg) = (moved.clone(), wg.clone());
+            go(move || {
+                let me = current_g().expect("a goroutine");
+                let mut tid = gettid();
+                for i in 0..SWITCHES {
+                    if i % 3 == 0 {
+                        super::super::sleep(std::time::Duration::from_micros(10));
+                    } else {
+                        yield_now();
+                    }
+                    assert_eq!(current_g(), Some(me));
+                    // SAFETY: on a goroutine, this_m is this thread's M.
+                    let m = unsafe { &*this_m() };
+                    assert_eq!(m.tid.load(Relaxed), gettid(), "stale M after a switch");
+                    assert_eq!(m.curg.get(), me.0);
+                    if gettid() != tid {
+                        moved.fetch_add(1, Relaxed);
+                        tid = gettid();
+                    }
+                }
+                wg.done();
+            });
+        }
+        wg.wait();
+        if maxprocs() > 1 {
+            assert!(
+                moved.load(Relaxed) > 0,
+                "no goroutine ever changed threads: the check proved nothing"
+            );
+        }
+    }
 }

@@ -15,11 +15,16 @@
 //!
 //! Guards, decided once per process:
 //! - `MADV_GUARD_INSTALL` (Linux 6.13+): the guard page faults on access and
-//!   splits no VMA, so a million stacks stay two VMAs.
+//!   splits no VMA, so a million stacks stay two VMAs. The 64 guards of a
+//!   chunk are installed with one `process_madvise` call where the kernel
+//!   takes it, else one `madvise` per stack.
 //! - otherwise `mprotect(PROT_NONE)` on the guard page of the first 8192
 //!   slots (each splits the VMA: 16k VMAs of the default 65530), and for
 //!   slots beyond that a canary word at the bottom of the stack, checked each
-//!   time the goroutine switches out (a late, best-effort detection).
+//!   time the goroutine switches out (a late, best-effort detection: an
+//!   overflow that goes past the guard page before the next switch is
+//!   caught only if it reaches unmapped memory, as a plain SIGSEGV).
+//!   `GOHEAP_STACK_GUARD=mprotect|canary` forces a fallback (for tests).
 //!
 //! A guard-page fault is recognised by `on_fault`, a SIGSEGV/SIGBUS handler
 //! running on an alternate signal stack (each M installs one), which prints
@@ -29,7 +34,7 @@
 //! Slots are never returned to the reservation: a dead goroutine keeps its
 //! stack in its P's free list (hot, touched pages kept), then in the global
 //! free list, where sysmon releases the pages of stacks that stayed there a
-//! whole period (`release_pages`).
+//! whole period (`release_all`).
 
 use crate::lock::Mutex;
 use crate::os;
@@ -58,19 +63,6 @@ impl Stack {
         self.canary && unsafe { (self.lo as *const u64).read_volatile() } != CANARY
     }
 
-    /// Hands the stack's pages back to the OS; they read as zero again.
-    pub(crate) fn release_pages(&self) {
-        // SAFETY: the stack is not in use (pooled), the range is ours.
-        unsafe {
-            libc::madvise(
-                self.lo as *mut libc::c_void,
-                self.hi - self.lo,
-                libc::MADV_DONTNEED,
-            )
-        };
-        self.write_canary();
-    }
-
     fn write_canary(&self) {
         if self.canary {
             // SAFETY: lo is writable memory of this stack.
@@ -84,11 +76,14 @@ enum GuardKind {
     Unknown,
     Madvise,
     Mprotect,
+    Canary,
 }
 
 struct Slots {
     next: usize,
     mapped: usize,
+    /// Slots below this index got their guard with their chunk.
+    guarded: usize,
     guard: GuardKind,
     mprotect_guards: usize,
 }
@@ -101,6 +96,7 @@ static SLOT: AtomicUsize = AtomicUsize::new(0);
 static SLOTS: Mutex<Slots> = Mutex::new(Slots {
     next: 0,
     mapped: 0,
+    guarded: 0,
     guard: GuardKind::Unknown,
     mprotect_guards: 0,
 });
@@ -154,6 +150,11 @@ fn reserve() -> bool {
     false
 }
 
+/// How many stacks were ever carved (each stack is reused after that).
+pub fn stacks_carved() -> usize {
+    SLOTS.lock().next
+}
+
 /// A fresh stack, or `None` if the reservation is exhausted.
 pub(crate) fn alloc() -> Option<Stack> {
     let mut s = SLOTS.lock();
@@ -179,11 +180,21 @@ pub(crate) fn alloc() -> Option<Stack> {
         if r != 0 {
             return None;
         }
+        if s.guard == GuardKind::Unknown {
+            s.guard = forced_guard();
+        }
+        if s.guard != GuardKind::Mprotect
+            && s.guard != GuardKind::Canary
+            && guard_chunk(at, n, slot)
+        {
+            s.guard = GuardKind::Madvise;
+            s.guarded = s.mapped + n;
+        }
         s.mapped += n;
     }
     let guard = base + s.next * slot;
     s.next += 1;
-    let canary = !install_guard(&mut s, guard);
+    let canary = s.next > s.guarded && !install_guard(&mut s, guard);
     let stack = Stack {
         lo: guard + PAGE,
         hi: guard + slot,
@@ -193,8 +204,45 @@ pub(crate) fn alloc() -> Option<Stack> {
     Some(stack)
 }
 
+/// Installs the guard pages of `n` slots from `at` in one system call
+/// (`process_madvise` on our own pidfd with `MADV_GUARD_INSTALL`); false if
+/// the kernel cannot, and each slot then gets its guard on its own.
+fn guard_chunk(at: usize, n: usize, slot: usize) -> bool {
+    let iov: Vec<libc::iovec> = (0..n)
+        .map(|i| libc::iovec {
+            iov_base: (at + i * slot) as *mut libc::c_void,
+            iov_len: PAGE,
+        })
+        .collect();
+    // SAFETY: pidfd_open and close on our own pid; process_madvise reads
+    // `iov` (UIO_MAXIOV allows 1024 entries, we pass at most 64) and only
+    // advises pages of our own reservation.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) as i32;
+        if pidfd < 0 {
+            return false;
+        }
+        let done = libc::syscall(
+            libc::SYS_process_madvise,
+            pidfd,
+            iov.as_ptr(),
+            iov.len(),
+            MADV_GUARD_INSTALL,
+            0,
+        );
+        libc::close(pidfd);
+        done == (n * PAGE) as i64
+    }
+}
+
 /// Makes `[page, page + PAGE)` fault on access; false if only a canary is left.
 fn install_guard(s: &mut Slots, page: usize) -> bool {
+    if s.guard == GuardKind::Unknown {
+        s.guard = forced_guard();
+    }
+    if s.guard == GuardKind::Canary {
+        return false;
+    }
     if s.guard != GuardKind::Mprotect {
         // SAFETY: advising a page of our own reservation.
         let r = unsafe { libc::madvise(page as *mut libc::c_void, PAGE, MADV_GUARD_INSTALL) };
@@ -211,6 +259,36 @@ fn install_guard(s: &mut Slots, page: usize) -> bool {
     let r = unsafe { libc::mprotect(page as *mut libc::c_void, PAGE, libc::PROT_NONE) };
     s.mprotect_guards += (r == 0) as usize;
     r == 0
+}
+
+/// `GOHEAP_STACK_GUARD=mprotect|canary` starts with a fallback, to test
+/// it on kernels that have `MADV_GUARD_INSTALL`.
+fn forced_guard() -> GuardKind {
+    match std::env::var("GOHEAP_STACK_GUARD").as_deref() {
+        Ok("mprotect") => GuardKind::Mprotect,
+        Ok("canary") => GuardKind::Canary,
+        _ => GuardKind::Unknown,
+    }
+}
+
+/// Hands the pages of unused stacks back to the OS (they read as zero
+/// again), one `madvise` per run of neighbouring slots: guard pages inside
+/// a run keep their guard (`MADV_DONTNEED` leaves guard markers and
+/// `PROT_NONE` in place).
+pub(crate) fn release_all(stacks: &mut [Stack]) {
+    stacks.sort_unstable_by_key(|s| s.lo);
+    let mut i = 0;
+    while i < stacks.len() {
+        let mut j = i + 1;
+        while j < stacks.len() && stacks[j].lo == stacks[j - 1].hi + PAGE {
+            j += 1;
+        }
+        let (lo, hi) = (stacks[i].lo, stacks[j - 1].hi);
+        // SAFETY: the stacks are not in use (pooled); the range is ours.
+        unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED) };
+        stacks[i..j].iter().for_each(Stack::write_canary);
+        i = j;
+    }
 }
 
 /// Takes the slot lock before a fork (see `proc::fork_prepare`).
