@@ -12,6 +12,7 @@
 //! | `sched` | goroutines: G-M-P scheduler, stacks, sysmon, timers, netpoller |
 //! | `gc` | the managed heap: Go's collector, the Rust `Gc` API, libgc's raw interface |
 //! | `profile` | sampled heap profiles in pprof's format (`GOHEAP_PROFILE`) |
+//! | `chan` | channels and `select!` (Go's chan.go, select.go), for goroutines, threads and C |
 //!
 //! Use it as Rust's allocator:
 //!
@@ -29,6 +30,7 @@
 //! crate (`ffi/`).
 
 mod alloc;
+pub mod chan;
 pub mod gc;
 mod lock;
 mod options;
@@ -40,6 +42,7 @@ pub use alloc::global::GoHeap;
 pub use alloc::malloc;
 pub use alloc::malloc::{print_stats, release, stats};
 pub use alloc::mstats::{SizeClassStats, Stats};
+pub use chan::chan;
 pub use gc::Trace;
 pub use goheap_derive::Trace;
 pub use sched::{blocking, go, lock_os_thread, net, sleep, unlock_os_thread, yield_now};
