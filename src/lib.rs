@@ -9,6 +9,7 @@
 //! | `lock` | the runtime's futex mutex; Go's lock_futex.go |
 //! | `options` | `GOHEAP_*` environment settings |
 //! | `alloc` | the allocator: arenas, mheap, mcentral, mcache, tiny allocator, scavenger |
+//! | `gc` | the managed heap: Go's collector, the Rust `Gc` API, libgc's raw interface |
 //!
 //! Use it as Rust's allocator:
 //!
@@ -26,6 +27,7 @@
 //! crate (`ffi/`).
 
 mod alloc;
+pub mod gc;
 mod lock;
 mod options;
 mod os;
@@ -34,3 +36,5 @@ pub use alloc::global::GoHeap;
 pub use alloc::malloc;
 pub use alloc::malloc::{print_stats, release, stats};
 pub use alloc::mstats::{SizeClassStats, Stats};
+pub use gc::Trace;
+pub use goheap_derive::Trace;

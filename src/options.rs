@@ -8,6 +8,11 @@
 //! - `GOHEAP_STATS=1`: statistics on stderr at exit (set by `goheap run
 //!   --stats`).
 //!
+//! - `GOHEAP_DEBUG=gctrace=1`: the collector prints one line per cycle to
+//!   stderr, in the format of Go's `GODEBUG=gctrace=1`.
+//! - `GOHEAP_GOGC=N` (default 100) or `off`: the managed heap's growth
+//!   between collections, as Go's `GOGC`.
+//!
 //! `GOHEAP_DEBUG` is a comma-separated list of `name=value` pairs, like
 //! `GODEBUG`. Unknown names are ignored.
 
@@ -19,6 +24,7 @@ const READ: u8 = 1;
 const SCAVTRACE: u8 = 2;
 const MADV_FREE: u8 = 4;
 const STATS: u8 = 8;
+const GCTRACE: u8 = 16;
 
 static FLAGS: AtomicU8 = AtomicU8::new(UNREAD);
 
@@ -37,6 +43,9 @@ fn flags() -> u8 {
     if env(c"GOHEAP_STATS").is_some_and(is_on) {
         f |= STATS;
     }
+    if debug_value(b"gctrace").is_some_and(is_on) {
+        f |= GCTRACE;
+    }
     FLAGS.store(f, Ordering::Relaxed);
     f
 }
@@ -54,6 +63,27 @@ pub fn madv_free() -> bool {
 /// `GOHEAP_STATS=1`.
 pub fn stats_at_exit() -> bool {
     flags() & STATS != 0
+}
+
+/// `GOHEAP_DEBUG=gctrace=1`.
+pub fn gctrace() -> bool {
+    flags() & GCTRACE != 0
+}
+
+/// `GOHEAP_GOGC`: `Some(percent)` (default 100), `None` for `off`.
+pub fn gogc() -> Option<u32> {
+    parse_gogc(env(c"GOHEAP_GOGC"))
+}
+
+fn parse_gogc(v: Option<&[u8]>) -> Option<u32> {
+    match v {
+        None | Some(b"") => Some(100),
+        Some(b"off") => None,
+        Some(v) => core::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .map_or(Some(100), |n| u32::try_from(n).ok()),
+    }
 }
 
 fn is_on(v: &[u8]) -> bool {
@@ -97,5 +127,14 @@ mod tests {
         );
         assert_eq!(debug_lookup(b"x=2,scav", b"scavtrace"), None);
         assert!(is_on(b"1") && !is_on(b"0") && !is_on(b""));
+    }
+
+    #[test]
+    fn gogc_parses_like_go() {
+        assert_eq!(parse_gogc(None), Some(100));
+        assert_eq!(parse_gogc(Some(b"50")), Some(50));
+        assert_eq!(parse_gogc(Some(b"off")), None);
+        assert_eq!(parse_gogc(Some(b"-1")), None, "negative is off, as in Go");
+        assert_eq!(parse_gogc(Some(b"junk")), Some(100));
     }
 }

@@ -173,6 +173,10 @@ fn lookup(p: *mut u8, op: &'static str) -> (Object, &'static MSpan) {
         invalid(op, addr);
     }
     let spc = span.spanclass;
+    if spc.is_gc() {
+        // The managed heap's objects are freed only by its collector.
+        invalid(op, addr);
+    }
     if spc == SpanClass::TINY {
         let block = tiny_block(span, addr, op);
         return (Object::Tiny { block }, span);

@@ -62,6 +62,18 @@ impl SpanClass {
         SpanClass((sizeclass << 1 | 1) as u8)
     }
 
+    /// The class of the managed heap's spans of `sizeclass` (`crate::gc`),
+    /// whatever their objects hold: no explicit-free path accepts it.
+    pub const fn gc(sizeclass: usize) -> SpanClass {
+        SpanClass((sizeclass << 1) as u8)
+    }
+
+    /// Whether an *in-use* span of this class belongs to the managed heap.
+    #[inline(always)]
+    pub fn is_gc(self) -> bool {
+        self.0 & 1 == 0 && self != SpanClass::TINY
+    }
+
     /// Whether this is a size class of explicitly freed small objects (not
     /// large, not tiny): the free fast path.
     #[inline(always)]

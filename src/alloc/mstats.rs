@@ -16,8 +16,9 @@ use crate::alloc::mcentral::central;
 use crate::alloc::mheap::HEAP;
 use crate::alloc::mspan::SpanClass;
 use crate::alloc::sizeclasses::{class_size, NUM_SIZE_CLASSES};
+use crate::lock::Mutex;
 use crate::os;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Allocation counts of one size class.
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -53,7 +54,47 @@ pub struct Stats {
     pub arenas: u64,
     /// Counts per size class; index 0 is large objects (size 0).
     pub by_size: [SizeClassStats; NUM_SIZE_CLASSES],
+    /// Objects allocated and not freed: malloc's and the managed heap's.
+    pub heap_objects: u64,
+    /// The managed heap (`crate::gc`), as Go's `MemStats` GC fields:
+    /// bytes of GC objects allocated (live at the last cycle plus those
+    /// handed out since), completed cycles, total and last 256 pauses
+    /// (`pause_ns[(num_gc + 255) % 256]` is the latest), the heap goal of
+    /// the next cycle, the end of the last one (ns since the Unix epoch),
+    /// and the fraction of CPU time the collector used since it started.
+    pub gc_heap_alloc: u64,
+    pub num_gc: u32,
+    pub pause_total_ns: u64,
+    pub pause_ns: [u64; 256],
+    pub next_gc: u64,
+    pub last_gc: u64,
+    pub gc_cpu_fraction: f64,
 }
+
+/// The managed heap's figures, written by `crate::gc` (which sits above
+/// the allocator and reports here), read by `read`.
+pub struct GcFigures {
+    pub heap_alloc: AtomicU64,
+    pub heap_objects: AtomicU64,
+    pub num_gc: AtomicU64,
+    pub pause_total_ns: AtomicU64,
+    pub next_gc: AtomicU64,
+    pub last_gc: AtomicU64,
+    /// `f64::to_bits` of the CPU fraction.
+    pub cpu_fraction: AtomicU64,
+    pub pauses: Mutex<[u64; 256]>,
+}
+
+pub static GC: GcFigures = GcFigures {
+    heap_alloc: AtomicU64::new(0),
+    heap_objects: AtomicU64::new(0),
+    num_gc: AtomicU64::new(0),
+    pause_total_ns: AtomicU64::new(0),
+    next_gc: AtomicU64::new(0),
+    last_gc: AtomicU64::new(0),
+    cpu_fraction: AtomicU64::new(0),
+    pauses: Mutex::new([0; 256]),
+};
 
 /// Reads the current figures. Takes each central's lock and the heap's in
 /// turn (never two at once), so it is a consistent picture of each part,
@@ -99,13 +140,21 @@ pub fn read() -> Stats {
         metadata_sys: (METADATA_SYS.load(Ordering::Relaxed) + h.span_records) as u64,
         arenas: (h.reserved / HEAP_ARENA_BYTES) as u64,
         by_size,
+        heap_objects: mallocs - frees + GC.heap_objects.load(Ordering::Relaxed),
+        gc_heap_alloc: GC.heap_alloc.load(Ordering::Relaxed),
+        num_gc: GC.num_gc.load(Ordering::Relaxed) as u32,
+        pause_total_ns: GC.pause_total_ns.load(Ordering::Relaxed),
+        pause_ns: *GC.pauses.lock(),
+        next_gc: GC.next_gc.load(Ordering::Relaxed),
+        last_gc: GC.last_gc.load(Ordering::Relaxed),
+        gc_cpu_fraction: f64::from_bits(GC.cpu_fraction.load(Ordering::Relaxed)),
     }
 }
 
 /// Writes `s` to stderr, one `goheap: name value` line per figure, then the
 /// size classes that were used.
 pub fn print(s: &Stats) {
-    let figures: [(&str, u64); 10] = [
+    let figures: [(&str, u64); 17] = [
         ("heap_alloc", s.heap_alloc),
         ("total_alloc", s.total_alloc),
         ("mallocs", s.mallocs),
@@ -116,6 +165,13 @@ pub fn print(s: &Stats) {
         ("heap_released", s.heap_released),
         ("metadata_sys", s.metadata_sys),
         ("arenas", s.arenas),
+        ("heap_objects", s.heap_objects),
+        ("gc_heap_alloc", s.gc_heap_alloc),
+        ("num_gc", s.num_gc as u64),
+        ("pause_total_ns", s.pause_total_ns),
+        ("next_gc", s.next_gc),
+        ("last_gc", s.last_gc),
+        ("gc_cpu_fraction_ppm", (s.gc_cpu_fraction * 1e6) as u64),
     ];
     for (name, v) in figures {
         let mut buf = [0u8; 20];
@@ -127,6 +183,7 @@ pub fn print(s: &Stats) {
             b"\n",
         ]);
     }
+    print_pauses(s);
     for c in s.by_size.iter().filter(|c| c.mallocs > 0) {
         let (mut a, mut b, mut d) = ([0u8; 20], [0u8; 20], [0u8; 20]);
         os::write_stderr(&[
@@ -139,4 +196,19 @@ pub fn print(s: &Stats) {
             b"\n",
         ]);
     }
+}
+
+/// The recorded pauses, newest first, on one line (none before a cycle).
+fn print_pauses(s: &Stats) {
+    let n = (s.num_gc as usize).min(s.pause_ns.len());
+    if n == 0 {
+        return;
+    }
+    os::write_stderr(&[b"goheap: pause_ns"]);
+    for i in 0..n {
+        let at = (s.num_gc as usize + 255 - i) % 256;
+        let mut buf = [0u8; 20];
+        os::write_stderr(&[b" ", os::decimal(s.pause_ns[at] as usize, &mut buf)]);
+    }
+    os::write_stderr(&[b"\n"]);
 }

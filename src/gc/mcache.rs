@@ -1,0 +1,347 @@
+//! Allocation of GC objects: per-thread caches of GC spans and the central
+//! span lists (Go's mcache.go and mcentral.go, for the managed heap).
+//!
+//! `Central` (one lock) owns every GC span record (`all`) and, per kind, the
+//! spans with free slots that no cache holds (`partial`); the sweep rebuilds
+//! `partial` from scratch each cycle. A `GcCache` belongs to one thread and
+//! holds one current span per C kind and size class, and one per Rust type
+//! (a small direct-mapped table keyed by the type's `TypeInfo`). Each slot
+//! keeps a 64-bit window of the span's alloc bits, inverted (Go's
+//! `allocCache`): allocation is a trailing-zero count, a clear of that bit
+//! and a store of the span's `freeindex`.
+//!
+//! Caches are used only inside the world (`mgc.rs`), and the cycle empties
+//! every registered cache before it marks (`flush_all`), so no cache holds a
+//! span across a cycle. Taking a span counts its free slots as allocated
+//! bytes for the pacer (as Go's `mcache.refill` does); that is when a
+//! collection may be requested.
+
+use super::mbitmap::{self, Bits, GcSpan, Kind, TypeInfo};
+use super::mgc;
+use super::mgcpacer;
+use crate::alloc::mheap::HEAP;
+use crate::alloc::mspan::SpanClass;
+use crate::alloc::sizeclasses::{
+    class_for_aligned, size_to_class, CLASS_TO_NPAGES, MAX_SMALL_SIZE, NUM_SIZE_CLASSES, PAGE_SIZE,
+};
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::Ordering;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+/// The central lists (see the module comment).
+pub struct Central {
+    pub all: Vec<*mut GcSpan>,
+    pub partial: HashMap<Kind, Vec<*mut GcSpan>>,
+}
+
+// SAFETY: the records are shared, guarded by the lock and the world.
+unsafe impl Send for Central {}
+
+static CENTRAL: LazyLock<Mutex<Central>> = LazyLock::new(|| {
+    Mutex::new(Central {
+        all: Vec::new(),
+        partial: HashMap::new(),
+    })
+});
+
+pub fn central() -> MutexGuard<'static, Central> {
+    CENTRAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    span: *mut GcSpan,
+    /// Free slots of word `word` of the span (bit i: object word·64 + i).
+    free: u64,
+    word: u32,
+}
+
+const EMPTY: Slot = Slot {
+    span: ptr::null_mut(),
+    free: 0,
+    word: 0,
+};
+
+const TYPED_SLOTS: usize = 64;
+const C_KINDS: usize = 3;
+
+/// A thread's cache (see the module comment).
+pub struct GcCache {
+    c: [[Slot; NUM_SIZE_CLASSES]; C_KINDS],
+    typed: [(*const TypeInfo, Slot); TYPED_SLOTS],
+}
+
+impl GcCache {
+    const fn new() -> GcCache {
+        GcCache {
+            c: [[EMPTY; NUM_SIZE_CLASSES]; C_KINDS],
+            typed: [(ptr::null(), EMPTY); TYPED_SLOTS],
+        }
+    }
+
+    /// Allocates one object of `kind` in size class `class` (not 0).
+    #[inline(always)]
+    pub fn alloc(&mut self, kind: Kind, class: usize) -> *mut u8 {
+        let slot = self.slot(kind, class);
+        if slot.free != 0 {
+            let i = slot.free.trailing_zeros() as usize;
+            slot.free &= slot.free - 1;
+            let idx = slot.word as usize * 64 + i;
+            // SAFETY: the slot's span is live and this cache's alone.
+            let s = unsafe { &*slot.span };
+            s.freeindex.store(idx as u32 + 1, Ordering::Relaxed);
+            // The next object of this slot will be written soon: start
+            // bringing its line in (reused memory is rarely cached).
+            let next = slot.word as usize * 64 + slot.free.trailing_zeros() as usize;
+            prefetch_write(s.base + next * s.elemsize);
+            return s.object(idx) as *mut u8;
+        }
+        self.alloc_refill(kind, class)
+    }
+
+    #[inline(always)]
+    fn slot(&mut self, kind: Kind, class: usize) -> &mut Slot {
+        match kind {
+            Kind::Typed(info) => {
+                let i = (info as *const TypeInfo as usize >> 4) % TYPED_SLOTS;
+                let e = &mut self.typed[i];
+                if !ptr::eq(e.0, info) {
+                    if !e.1.span.is_null() {
+                        give_back(e.1.span);
+                    }
+                    *e = (info, EMPTY);
+                }
+                &mut e.1
+            }
+            Kind::Conservative => &mut self.c[0][class],
+            Kind::Atomic => &mut self.c[1][class],
+            Kind::Uncollectable => &mut self.c[2][class],
+        }
+    }
+
+    #[inline(never)]
+    fn alloc_refill(&mut self, kind: Kind, class: usize) -> *mut u8 {
+        let slot = self.slot(kind, class);
+        if !slot.span.is_null() && advance(slot) {
+            return self.alloc(kind, class);
+        }
+        let Some(span) = take_span(kind, class) else {
+            *slot = EMPTY;
+            return ptr::null_mut();
+        };
+        // SAFETY: a live record just taken for this cache.
+        let fi = unsafe { (*span).freeindex.load(Ordering::Relaxed) };
+        *slot = Slot {
+            span,
+            free: 0,
+            word: fi / 64,
+        };
+        slot.free = window(slot) & (!0u64 << (fi % 64));
+        if slot.free == 0 && !advance(slot) {
+            unreachable!("a span with free slots has a free slot")
+        }
+        self.alloc(kind, class)
+    }
+
+    fn clear(&mut self) {
+        *self = GcCache::new();
+    }
+}
+
+#[inline(always)]
+fn prefetch_write(p: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint and never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// The free slots of the slot's current word.
+fn window(slot: &Slot) -> u64 {
+    // SAFETY: the slot's span is live.
+    let s = unsafe { &*slot.span };
+    let w = slot.word as usize;
+    !s.word(Bits::Alloc, w).load(Ordering::Relaxed) & s.valid_mask(w)
+}
+
+/// Moves the slot's window to the next word with a free slot; false when
+/// the span has none left.
+fn advance(slot: &mut Slot) -> bool {
+    // SAFETY: the slot's span is live.
+    let nwords = unsafe { (*slot.span).nwords() } as u32;
+    while slot.word + 1 < nwords {
+        slot.word += 1;
+        slot.free = window(slot);
+        if slot.free != 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Free slots of `s` at or past its freeindex.
+fn free_slots(s: &GcSpan) -> usize {
+    let fi = s.freeindex.load(Ordering::Relaxed) as usize;
+    (fi..s.nelems as usize)
+        .filter(|&i| !s.bit(Bits::Alloc, i))
+        .count()
+}
+
+/// Returns a cached span with free slots to the central lists.
+fn give_back(s: *mut GcSpan) {
+    // SAFETY: a live record.
+    let kind = unsafe { (*s).kind };
+    central().partial.entry(kind).or_default().push(s);
+}
+
+/// A span of `kind`/`class` with a free slot, for a cache.
+fn take_span(kind: Kind, class: usize) -> Option<*mut GcSpan> {
+    let mut c = central();
+    while let Some(s) = c.partial.get_mut(&kind).and_then(Vec::pop) {
+        // SAFETY: records on the lists are live.
+        let free = free_slots(unsafe { &*s });
+        if free > 0 {
+            // SAFETY: as above.
+            mgcpacer::note_alloc(free * unsafe { (*s).elemsize }, free);
+            return Some(s);
+        }
+    }
+    let s = new_span(&mut c, kind, class, CLASS_TO_NPAGES[class] as usize)?;
+    // SAFETY: a fresh record.
+    let n = unsafe { (*s).nelems } as usize;
+    mgcpacer::note_alloc(n * unsafe { (*s).elemsize }, n);
+    Some(s)
+}
+
+/// Takes a span from the heap and makes it a GC span of `kind`.
+fn new_span(c: &mut Central, kind: Kind, class: usize, npages: usize) -> Option<*mut GcSpan> {
+    if !mgcpacer::may_grow(npages * PAGE_SIZE) {
+        return None;
+    }
+    let ms = HEAP.lock().alloc_span(npages, 1, SpanClass::gc(class))?;
+    // SAFETY: a fresh in-use GC span, ours.
+    let mut rec = unsafe { GcSpan::new(ms.as_ptr(), kind) };
+    rec.sweepgen = mgcpacer::cycles();
+    let rec = Box::into_raw(Box::new(rec));
+    // SAFETY: just made.
+    mbitmap::set_pages(unsafe { &*rec }, rec);
+    c.all.push(rec);
+    mgcpacer::note_span(npages * PAGE_SIZE, true);
+    Some(rec)
+}
+
+/// Allocates one large object (its own span).
+fn alloc_large(kind: Kind, size: usize) -> *mut u8 {
+    let Some(npages) = size.checked_next_multiple_of(PAGE_SIZE) else {
+        return ptr::null_mut();
+    };
+    let mut c = central();
+    let Some(s) = new_span(&mut c, kind, 0, npages / PAGE_SIZE) else {
+        return ptr::null_mut();
+    };
+    // SAFETY: a fresh record.
+    let s = unsafe { &*s };
+    s.freeindex.store(1, Ordering::Relaxed);
+    mgcpacer::note_alloc(s.elemsize, 1);
+    // SAFETY: the mheap span record is live.
+    if kind.zeroes() && unsafe { (*s.mspan).needzero } {
+        // SAFETY: the span's memory is ours.
+        unsafe { ptr::write_bytes(s.base as *mut u8, 0, s.elemsize) };
+    }
+    s.base as *mut u8
+}
+
+/// Allocates `size` bytes aligned to `align` for `kind`; zeroed if the kind
+/// says so; null when the heap limit or the OS refuses. Call inside the
+/// world.
+#[inline(always)]
+pub fn alloc(kind: Kind, size: usize, align: usize) -> *mut u8 {
+    let Some(class) = class_of(size.max(1), align) else {
+        return alloc_large(kind, size.max(1));
+    };
+    let p = with_cache(|c| c.alloc(kind, class));
+    if !p.is_null() && kind.zeroes() {
+        // SAFETY: a fresh object of its class, ours.
+        unsafe { ptr::write_bytes(p, 0, crate::alloc::sizeclasses::class_size(class)) };
+    }
+    p
+}
+
+/// The size class for `size` bytes aligned to `align`, `None` if large.
+#[inline(always)]
+fn class_of(size: usize, align: usize) -> Option<usize> {
+    if size <= MAX_SMALL_SIZE && align <= 16 {
+        // Classes from 16 bytes up are multiples of 16 (sizeclasses.rs).
+        return Some(size_to_class(size.next_multiple_of(align)));
+    }
+    class_for_aligned(size, align)
+}
+
+/// This thread's cache, registered in `CACHES` on first use.
+struct CacheHandle(Box<UnsafeCell<GcCache>>);
+
+/// Every live cache, for `flush_all`.
+static CACHES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+impl CacheHandle {
+    fn new() -> CacheHandle {
+        let h = CacheHandle(Box::new(UnsafeCell::new(GcCache::new())));
+        lock_caches().push(h.0.get() as usize);
+        h
+    }
+}
+
+impl Drop for CacheHandle {
+    fn drop(&mut self) {
+        // Inside the world, so that no cycle is flushing this cache.
+        let _w = mgc::World::enter_short();
+        let me = self.0.get() as usize;
+        lock_caches().retain(|&c| c != me);
+    }
+}
+
+fn lock_caches() -> MutexGuard<'static, Vec<usize>> {
+    CACHES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+thread_local! {
+    static CACHE: CacheHandle = CacheHandle::new();
+}
+
+/// For threads whose cache is gone (allocating in a TLS destructor).
+static FALLBACK: Mutex<GcCache> = Mutex::new(GcCache::new());
+
+// SAFETY: the fallback cache is used under its lock, inside the world.
+unsafe impl Send for GcCache {}
+
+#[inline(always)]
+fn with_cache<R>(f: impl FnOnce(&mut GcCache) -> R) -> R {
+    let mut f = Some(f);
+    let r = CACHE.try_with(|h| {
+        // SAFETY: this thread's cache; no reentrant use (allocation never
+        // allocates GC objects).
+        (f.take().unwrap())(unsafe { &mut *h.0.get() })
+    });
+    match r {
+        Ok(r) => r,
+        Err(_) => {
+            let mut c = FALLBACK.lock().unwrap_or_else(|e| e.into_inner());
+            (f.take().unwrap())(&mut c)
+        }
+    }
+}
+
+/// Empties every cache. Called by the cycle, with the world stopped.
+pub fn flush_all() {
+    for &c in lock_caches().iter() {
+        // SAFETY: registered caches are live; their threads are outside the
+        // world, so none of them touches its cache.
+        unsafe { (*(c as *mut GcCache)).clear() };
+    }
+    FALLBACK.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}

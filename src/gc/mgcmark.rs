@@ -1,0 +1,194 @@
+//! Marking (Go's mgcmark.go, with mgcwork.go's work queue as one stack).
+//!
+//! A `Marker` holds the grey objects: marked, not yet scanned. Marking an
+//! object sets its mark bit with an atomic or (only the setter pushes it,
+//! so each object is scanned once even when several markers share the
+//! bits, as the concurrent mark will) and pushes it if its kind scans.
+//! `drain` pops and scans until the stack is empty: a typed object through
+//! its type's `Trace`, a conservative one word by word. Objects queued for
+//! `Drop` on the finalizer thread are kept but never scanned: their drop
+//! may be running.
+//!
+//! Roots (`mark`): the `Root` table, every allocated uncollectable object,
+//! the barrier buffer, then the libgc side's root hooks; after the drain,
+//! the after-mark hooks run until none of them marks anything new.
+
+use super::api;
+use super::mbarrier;
+use super::mbitmap::{self, Bits, GcSpan, Kind, Scan};
+use super::mcache::central;
+use super::mgc::Hooks;
+use super::trace::Trace;
+use core::mem::needs_drop;
+
+/// The marking state handed to `Trace` impls and to the libgc side's hooks.
+pub struct Marker {
+    stack: Vec<(usize, Scan)>,
+    /// For the write barrier: GC pointers are collected here, not marked.
+    recorded: Option<Vec<usize>>,
+}
+
+impl Marker {
+    pub(crate) fn new() -> Marker {
+        Marker {
+            stack: Vec::with_capacity(1024),
+            recorded: None,
+        }
+    }
+
+    /// A marker that only records the GC pointers traced into it.
+    pub(crate) fn recording() -> Marker {
+        Marker {
+            stack: Vec::new(),
+            recorded: Some(Vec::new()),
+        }
+    }
+
+    pub(crate) fn take_recorded(&mut self) -> Vec<usize> {
+        self.recorded.take().unwrap_or_default()
+    }
+
+    /// Greys the object of a `Gc` handle (`Trace` for `Gc`).
+    /// Greys the object of a `Gc<T>`. `p` is the start of an allocated
+    /// object of type `T` (a `Gc` in a reachable object never names anything
+    /// else): no span lookup, the scan function is known statically.
+    #[inline(always)]
+    pub(crate) fn mark_gc<T: Trace>(&mut self, p: usize) {
+        if let Some(r) = &mut self.recorded {
+            r.push(p);
+            return;
+        }
+        if mbitmap::set_mark_at(p) && T::NEEDS_TRACE {
+            if needs_drop::<T>() && is_queued(p) {
+                return;
+            }
+            self.stack.push((p, Scan::Typed(trace_erased::<T>)));
+        }
+    }
+
+    /// Greys the allocated GC object containing `p` (any address inside it;
+    /// anything else is ignored).
+    #[inline]
+    pub fn mark_object(&mut self, p: *const u8) {
+        if let Some((s, idx)) = mbitmap::object_of(p as usize) {
+            self.grey(s, idx);
+        }
+    }
+
+    /// Marks every GC object that an aligned word of `[lo, hi)` points into.
+    pub fn scan_conservative(&mut self, lo: usize, hi: usize) {
+        let mut p = lo.next_multiple_of(8);
+        while p + 8 <= hi {
+            // SAFETY: the caller hands a readable range.
+            let w = unsafe { (p as *const usize).read() };
+            self.mark_object(w as *const u8);
+            p += 8;
+        }
+    }
+
+    /// Marks transitively: scans grey objects until none is left. Objects
+    /// pass through a small FIFO whose entries are prefetched when they
+    /// enter it, so an object's memory is in cache by the time it is
+    /// scanned (the grey stack alone would scan each right after the push).
+    pub fn drain(&mut self) {
+        let mut ring = [(0usize, Scan::Words(0)); PREFETCH];
+        let (mut head, mut len) = (0usize, 0usize);
+        loop {
+            while len < PREFETCH {
+                let Some(e) = self.stack.pop() else { break };
+                prefetch(e.0);
+                ring[(head + len) % PREFETCH] = e;
+                len += 1;
+            }
+            if len == 0 {
+                return;
+            }
+            let (p, scan) = ring[head];
+            head = (head + 1) % PREFETCH;
+            len -= 1;
+            match scan {
+                // SAFETY: p is an allocated object of the span's type, not
+                // being dropped (queued objects are not pushed).
+                Scan::Typed(trace) => unsafe { trace(p as *const u8, self) },
+                Scan::Words(n) => self.scan_conservative(p, p + n),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn grey(&mut self, s: &GcSpan, idx: usize) {
+        let p = s.object(idx);
+        if mbitmap::set_mark_at(p) {
+            if let Some(scan) = s.scan {
+                if !(s.needs_drop && s.bit(Bits::Queued, idx)) {
+                    self.stack.push((p, scan));
+                }
+            }
+        }
+    }
+}
+
+/// The mark phase of a cycle.
+pub fn mark(m: &mut Marker, hooks: &Hooks) {
+    api::for_each_root(|p| m.mark_object(p as *const u8));
+    mark_uncollectable(m);
+    mbarrier::drain_into(m);
+    for root in &hooks.roots {
+        root(m);
+    }
+    m.drain();
+    loop {
+        let mut more = false;
+        for f in &hooks.after_mark {
+            more |= f(m);
+        }
+        m.drain();
+        if !more {
+            break;
+        }
+    }
+}
+
+fn mark_uncollectable(m: &mut Marker) {
+    let c = central();
+    for &s in &c.all {
+        // SAFETY: records in `all` are live.
+        let s = unsafe { &*s };
+        if s.kind == Kind::Uncollectable {
+            for idx in s.allocated() {
+                m.grey(s, idx);
+            }
+        }
+    }
+}
+
+/// Whether the object at `p` is marked in the current cycle.
+pub fn is_marked(p: *const u8) -> bool {
+    mbitmap::object_of(p as usize).is_some_and(|(s, idx)| mbitmap::is_marked_at(s.object(idx)))
+}
+
+const PREFETCH: usize = 8;
+
+#[inline(always)]
+fn prefetch(p: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint and never faults.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Whether the typed object at `p` waits for its drop (never traced then).
+#[cold]
+fn is_queued(p: usize) -> bool {
+    mbitmap::span_of(p).is_some_and(|s| s.bit(Bits::Queued, s.index_of(p)))
+}
+
+/// # Safety
+/// `p` is a live object of type `T`.
+pub(crate) unsafe fn trace_erased<T: Trace>(p: *const u8, m: &mut Marker) {
+    // SAFETY: forwarded contract.
+    unsafe { (*p.cast::<T>()).trace(m) }
+}

@@ -1,0 +1,154 @@
+//! The managed heap: Go's garbage collector (mgc.go and friends) on the same
+//! page heap as the allocator, with a sound Rust face (`Gc`, `mutate`,
+//! `Root`, `#[derive(Trace)]`) and a raw face for libgc's C API (`raw`).
+//!
+//! # Spans and objects
+//!
+//! GC objects live in *GC spans*: in-use spans of the one `alloc::mheap`,
+//! taken with `MHeap::alloc_span` under span class `SpanClass::gc(class)`
+//! (Go's "scan" half of the span class, never used by malloc). So GC spans
+//! and malloc spans share arenas, coalescing and the scavenger, and malloc's
+//! `free()`/`realloc()` reject a GC object as an invalid pointer: the fast
+//! free path accepts only noscan classes, and `lookup` on the slow path
+//! refuses every GC class. Objects of a GC span are freed by sweeping only
+//! (or by `raw::free`, libgc's `GC_free`).
+//!
+//! Each GC span has a side record, `mbitmap::GcSpan`, reached from any
+//! address through the collector's own page map (`mbitmap::span_of`): no
+//! field is added to the allocator's hot `MSpan`. The record holds the
+//! span's geometry, its *kind*, and its bitmaps (Go's `allocBits`,
+//! `gcmarkBits`):
+//!
+//! | kind | objects | scanned |
+//! | --- | --- | --- |
+//! | `Typed(info)` | Rust values of one type (`Gc::new`) | precisely, by the type's `Trace` |
+//! | `Typed(info)` with `info.trace == None` | Rust values without GC pointers | never (noscan) |
+//! | `Conservative` | `GC_malloc` | every aligned word (interior pointers count) |
+//! | `Atomic` | `GC_malloc_atomic` | never (noscan) |
+//! | `Uncollectable` | `GC_malloc_uncollectable` | conservatively, and a root |
+//!
+//! Typed spans hold one Rust type each, so Rust objects carry no header and
+//! need no pointer bitmap: the span's `TypeInfo` knows how to trace and drop
+//! them (what Go 1.22 keeps as a per-span bitmap or a type header). An object
+//! is *allocated* when its index is below the span's `freeindex` or its
+//! alloc bit is set (Go's rule), and not freed by `raw::free` (`freed` bits).
+//!
+//! # Allocation
+//!
+//! Each thread has a cache (`mcache.rs`, Go's mcache): one current span per
+//! (kind, size class) and per Rust type, with a 64-bit window of its free
+//! slots. Allocation is a bit scan and a store; only a refill takes the GC
+//! central lock, which also does the pacer's accounting (bytes handed to the
+//! cache count as allocated, as in Go). Large objects (> 32 KiB) get a span
+//! of their own.
+//!
+//! # The world, and the cycle
+//!
+//! A cycle runs only while no thread is inside the managed heap's *world*
+//! (`mgc.rs`): Rust threads enter it for the whole of a `mutate` scope, C
+//! threads for each `raw` call. The collector stops the world by waiting
+//! for the count of open scopes to reach zero and then holding it at zero
+//! (`RUNNING`); threads that enter wait. A collection is *requested* by the
+//! pacer (or `collect`) and *run* by the thread whose exit brings the count
+//! to zero. A thread never waits for its own scope: nested entries do not
+//! wait, and a thread that asks for a collection from inside a scope only
+//! requests it. New outermost entries wait a little while a collection is
+//! pending (so busy threads let it run), but never indefinitely (a thread
+//! inside a scope may be waiting for them).
+//!
+//! The cycle (`mgc::run_cycle`), stop-the-world in this issue:
+//! 1. sweep termination: flush every thread's cache (their spans go back to
+//!    the central lists) — no thread is allocating;
+//! 2. stop the C threads (the hook the libgc side registers);
+//! 3. mark (`mgcmark.rs`): roots are the `Root` table, the uncollectable
+//!    objects and the roots the libgc side reports (data/bss, stacks); the
+//!    work is a grey stack (`Marker`), drained until empty, then the
+//!    after-mark hooks (libgc finalizers, disappearing links) until they add
+//!    nothing; mark bits are set with atomic ors, so that the concurrent
+//!    mark of the next issue can share them;
+//! 4. restart the C threads;
+//! 5. sweep (`mgcsweep.rs`): alloc bits become the mark bits; empty spans go
+//!    back to the mheap; dead objects that need `Drop` or have cleanups are
+//!    handed to the finalizer thread (`mfinal.rs`);
+//! 6. pacing (`mgcpacer.rs`): next goal = marked × (1 + GOGC/100);
+//!    statistics and the gctrace line; the after-cycle hooks.
+//!
+//! `sweepgen` is kept per span as in Go (a span is swept in cycle N when its
+//! sweepgen is N): the sweep is done entirely in step 5 today, and the
+//! lazy/background sweep of the next issue can take spans one by one.
+//! The write barrier (`mbarrier.rs`) has its entry points in every
+//! mutation of a GC pointer; it is a no-op unless `gcphase` is marking,
+//! which the stop-the-world cycle never lets a mutator see. Objects
+//! allocated while marking are allocated black (`ALLOCATE_BLACK`).
+//!
+//! # The Rust API and why it is sound
+//!
+//! * A **root** is a `Root<R>` (a slot in the root table, registered while
+//!   the handle exists), an uncollectable C object, or a root the libgc side
+//!   reports. Nothing else: Rust stacks are never scanned.
+//! * A `Gc<'gc, T>` is a plain pointer (`Copy`, no counter) branded with the
+//!   invariant lifetime of the `mutate` scope that made or loaded it
+//!   (`mutate` takes a closure `for<'gc> FnOnce(&Mutation<'gc>) -> R`, and `R`
+//!   cannot name `'gc`). Safe code can copy it into boxes, vectors or scoped
+//!   threads of that scope, but nothing that outlives the scope: not a
+//!   static, not a `thread::spawn` closure, not the scope's result.
+//! * An object may be collected only by a cycle, and a cycle's mark and
+//!   sweep run only while no scope is open. When a scope closes, all its
+//!   handles are dead; what survives into the next scope is reachable only
+//!   from roots, through the `Trace` of GC objects. So every handle that
+//!   exists while a cycle runs is in a root or a traced object: no live
+//!   handle points at a freed object.
+//! * `Trace` is an `unsafe trait`: only `#[derive(Trace)]` (which traces
+//!   every field) and impls written with `unsafe` are trusted; a field
+//!   missed by a hand-written impl is that impl's broken promise. Fields of
+//!   GC objects can be changed only through `GcCell`/`GcAtomic`, which carry
+//!   the barrier; std containers get `Trace` only when they have no interior
+//!   mutability.
+//! * `Drop`: dead objects of types that need dropping are dropped on the
+//!   finalizer thread (so `Gc::new` needs `T: Send`), and their memory is
+//!   reused only after that. A drop must not follow the object's `Gc`
+//!   pointers (their targets may be gone): `#[derive(Trace)]` forbids a
+//!   `Drop` impl on the type (as gc-arena does), and std types never follow
+//!   them. While queued, an object is kept but never traced.
+//! * Cleanups (`Gc::add_cleanup`, Go 1.24's `AddCleanup`) get a value, not
+//!   the object, run once on the finalizer thread, and cannot resurrect.
+//! * `Root<R>` is `'static`, `Clone`, `Send`/`Sync` when the rooted data is;
+//!   `root.get(mu)` re-brands the object into the caller's scope (the
+//!   `Rootable!` projection, like gc-arena's, names the type for any `'gc`).
+//!
+//! Subsystem layout (Go's names):
+//!
+//! | module | Go | what it is |
+//! | --- | --- | --- |
+//! | `mbitmap` | mbitmap.go | `GcSpan` records, bits, the page map |
+//! | `mcache` | mcache.go, mcentral.go | per-thread caches, central span lists |
+//! | `mgc` | mgc.go | the world protocol and the cycle |
+//! | `mgcmark` | mgcmark.go, mgcwork.go | roots, `Marker`, the grey stack |
+//! | `mgcsweep` | mgcsweep.go | sweeping |
+//! | `mgcpacer` | mgcpacer.go, mstats.go | heap goal, GOGC, gctrace, GC stats |
+//! | `mbarrier` | mbarrier.go | write-barrier entry points |
+//! | `mfinal` | mfinal.go, mcleanup.go | the finalizer thread: Drop, cleanups |
+//! | `trace` | — | `Trace` and its impls for std types |
+//! | `api` | — | `mutate`, `Mutation`, `Gc`, `Root`, `GcCell`, `GcAtomic` |
+//! | `raw` | — | the unsafe interface of libgc's C API |
+
+mod api;
+pub(crate) mod mbarrier;
+pub(crate) mod mbitmap;
+pub(crate) mod mcache;
+pub(crate) mod mfinal;
+pub(crate) mod mgc;
+pub(crate) mod mgcmark;
+pub(crate) mod mgcpacer;
+pub(crate) mod mgcsweep;
+pub mod raw;
+mod trace;
+
+pub use api::{mutate, Gc, GcAtomic, GcCell, GcRef, GcRefMut, Mutation, Root, Rootable};
+pub use mgcmark::Marker;
+pub use trace::Trace;
+
+#[doc(hidden)]
+pub use api::__DynRootable;
+#[doc(hidden)]
+pub use trace::__MustNotImplDrop;

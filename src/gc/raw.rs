@@ -1,0 +1,166 @@
+//! The raw interface of the managed heap, for libgc's C API (`ffi/src/gc.rs`
+//! and the `libgc*` modules): untyped objects of libgc's kinds, the
+//! cycle's hooks, and the heap's figures.
+//!
+//! Every call enters the world for its duration (`mgc.rs`), so it never
+//! overlaps a cycle; a call that brings the world to empty with a
+//! collection pending runs it (as libgc collects inside `GC_malloc`).
+//! Hooks run inside the cycle, with the world held: they must not call
+//! `alloc`, `free` or `collect` (the after-cycle hooks run after the world
+//! is released and may).
+
+use super::api::allocate_black;
+use super::mbitmap::{self, Kind as SpanKind};
+use super::mcache;
+use super::mgc::{self, World};
+use super::mgcmark;
+pub use super::mgcmark::Marker;
+use super::mgcpacer;
+
+/// libgc's object kinds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// `GC_malloc`: zeroed, scanned conservatively.
+    Conservative,
+    /// `GC_malloc_atomic`: not zeroed, never scanned.
+    Atomic,
+    /// `GC_malloc_uncollectable`: zeroed, a root, scanned conservatively,
+    /// freed only by `free`.
+    Uncollectable,
+}
+
+fn span_kind(k: Kind) -> SpanKind {
+    match k {
+        Kind::Conservative => SpanKind::Conservative,
+        Kind::Atomic => SpanKind::Atomic,
+        Kind::Uncollectable => SpanKind::Uncollectable,
+    }
+}
+
+/// Allocates `size` bytes of `kind`, 16-byte aligned (zeroed unless
+/// atomic); null when the heap limit or the OS refuses, after one
+/// collection to make room.
+///
+/// # Safety
+/// The memory is managed: it may be reused once unreachable from the roots
+/// the collector knows (see `register_roots`).
+pub unsafe fn alloc(size: usize, kind: Kind) -> *mut u8 {
+    let p = alloc_once(size, kind);
+    if !p.is_null() {
+        return p;
+    }
+    collect();
+    alloc_once(size, kind)
+}
+
+fn alloc_once(size: usize, kind: Kind) -> *mut u8 {
+    let _w = World::enter_short();
+    let p = mcache::alloc(span_kind(kind), size, 16);
+    if !p.is_null() {
+        allocate_black(p as usize);
+    }
+    p
+}
+
+/// `GC_free`: frees the object starting at `p` now (its memory is reused
+/// after the next cycle). False if `p` is not the start of an allocated
+/// object of a C kind.
+///
+/// # Safety
+/// Nothing uses the object afterwards.
+pub unsafe fn free(p: *mut u8) -> bool {
+    let _w = World::enter_short();
+    let Some((s, idx)) = mbitmap::object_of(p as usize) else {
+        return false;
+    };
+    if s.object(idx) != p as usize || matches!(s.kind, SpanKind::Typed(_)) {
+        return false;
+    }
+    s.set_bit(mbitmap::Bits::Freed, idx);
+    true
+}
+
+/// The start of the allocated GC object containing `p`, else null.
+pub fn base(p: *const u8) -> *mut u8 {
+    let _w = World::enter_short();
+    mbitmap::object_of(p as usize)
+        .map_or(core::ptr::null_mut(), |(s, idx)| s.object(idx) as *mut u8)
+}
+
+/// Usable size of the object at base `p` (0 if `p` is none).
+pub fn size(p: *const u8) -> usize {
+    let _w = World::enter_short();
+    mbitmap::object_of(p as usize).map_or(0, |(s, _)| s.elemsize)
+}
+
+/// A full collection now (`GC_gcollect`); see `mgc::collect`.
+pub fn collect() {
+    mgc::collect();
+}
+
+/// `f` reports roots in every cycle's root phase (C threads stopped).
+pub fn register_roots(f: fn(&mut Marker)) {
+    mgc::hooks().roots.push(f);
+}
+
+/// `f` runs after marking drains; it returns true if it marked more, and
+/// then all after-mark hooks run again.
+pub fn register_after_mark(f: fn(&mut Marker) -> bool) {
+    mgc::hooks().after_mark.push(f);
+}
+
+/// Suspends and resumes the C threads around each cycle's mark.
+pub fn register_world_stopper(stop: fn(), start: fn()) {
+    mgc::hooks().world = Some((stop, start));
+}
+
+/// `f` runs after each cycle, outside the world.
+pub fn after_cycle(f: fn()) {
+    mgc::hooks().after_cycle.push(f);
+}
+
+/// Whether the object at `p` is marked (valid in after-mark hooks).
+pub fn is_marked(p: *const u8) -> bool {
+    mgcmark::is_marked(p)
+}
+
+/// Bounds the bytes of GC spans (0: no bound).
+pub fn set_max_heap_size(bytes: usize) {
+    mgcpacer::set_max_heap(bytes);
+}
+
+/// Ends one `disable` (they nest, as libgc's do).
+pub fn enable() {
+    mgcpacer::enable();
+}
+
+/// No collection runs until the matching `enable`.
+pub fn disable() {
+    mgcpacer::disable();
+}
+
+/// Bytes of GC spans (`GC_get_heap_size`).
+pub fn heap_size() -> usize {
+    mgcpacer::span_bytes()
+}
+
+/// Bytes of GC spans not allocated (`GC_get_free_bytes`).
+pub fn free_bytes() -> usize {
+    mgcpacer::span_bytes().saturating_sub(mgcpacer::heap_live())
+}
+
+/// Bytes allocated since the start (`GC_get_total_bytes`).
+pub fn total_bytes() -> usize {
+    mgcpacer::total_bytes() as usize
+}
+
+/// Completed cycles (`GC_get_gc_no`).
+pub fn gc_no() -> usize {
+    mgcpacer::cycles() as usize
+}
+
+/// Blocks until the finalizer thread has run every `Drop` and cleanup of
+/// the cycles so far (tests, `GC_invoke_finalizers`-like waits).
+pub fn wait_for_finalizers() {
+    super::mfinal::wait_idle();
+}
