@@ -197,6 +197,45 @@ GOHEAP_NOTHROW size_t goheap_release(void);
 /* Prints the statistics to stderr (as malloc_stats() does). */
 GOHEAP_NOTHROW void goheap_print_stats(void);
 
+/*
+ * Channels (Go's chan and select) for C threads and goroutines alike.
+ * Elements are blobs of the size given at make, copied in from and out to
+ * the caller's buffers. Timeouts are in nanoseconds: < 0 waits for ever,
+ * 0 does not wait, > 0 waits at most that long. Results: 0 done, or one of
+ * the GOHEAP_CHAN_* codes. Sending on a closed channel fails (the value
+ * stays with the caller); receiving on a closed channel drains what is
+ * buffered, then fails.
+ */
+typedef struct goheap_chan goheap_chan;
+
+#define GOHEAP_CHAN_CLOSED (-1)    /* closed (and, for a receive, drained) */
+#define GOHEAP_CHAN_NOT_READY (-2) /* would wait / timed out */
+#define GOHEAP_CHAN_INVALID (-3)   /* NULL channel, bad case */
+#define GOHEAP_CHAN_RECV 0
+#define GOHEAP_CHAN_SEND 1
+
+/* One select case: receive into, or send from, elem. */
+struct goheap_chan_case {
+    goheap_chan *chan; /* NULL: never ready */
+    int dir;           /* GOHEAP_CHAN_RECV or GOHEAP_CHAN_SEND */
+    void *elem;
+};
+
+/* A channel of elem_size-byte elements buffering cap of them (0: unbuffered);
+ * NULL if it cannot exist. Free it with goheap_chan_free once no thread
+ * uses it. */
+GOHEAP_NOTHROW goheap_chan *goheap_chan_make(size_t elem_size, size_t cap);
+GOHEAP_NOTHROW void goheap_chan_free(goheap_chan *c);
+GOHEAP_NOTHROW int goheap_chan_send(goheap_chan *c, const void *elem, int64_t timeout_ns);
+GOHEAP_NOTHROW int goheap_chan_recv(goheap_chan *c, void *elem, int64_t timeout_ns);
+/* 0, or GOHEAP_CHAN_CLOSED if it was closed already. */
+GOHEAP_NOTHROW int goheap_chan_close(goheap_chan *c);
+/* Completes one of up to 64 cases, chosen at random among the ready ones,
+ * and returns its index, *ok (if not NULL) set to 1, or 0 if the case found
+ * its channel closed; GOHEAP_CHAN_NOT_READY if none became ready in time. */
+GOHEAP_NOTHROW int goheap_chan_select(const struct goheap_chan_case *cases, size_t n,
+                                      int64_t timeout_ns, int *ok);
+
 #undef GOHEAP_MALLOC_ATTR
 #undef GOHEAP_NOTHROW
 

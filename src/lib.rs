@@ -10,6 +10,8 @@
 //! | `options` | `GOHEAP_*` environment settings |
 //! | `alloc` | the allocator: arenas, mheap, mcentral, mcache, tiny allocator, scavenger |
 //! | `gc` | the managed heap: Go's collector, the Rust `Gc` API, libgc's raw interface |
+//! | `sched` | goroutines: G-M-P scheduler, stacks, sysmon, timers, netpoller |
+//! | `chan` | channels and `select!` (Go's chan.go, select.go), for goroutines, threads and C |
 //!
 //! Use it as Rust's allocator:
 //!
@@ -28,9 +30,11 @@
 
 mod alloc;
 pub mod gc;
+pub mod chan;
 mod lock;
 mod options;
 mod os;
+pub mod sched;
 
 pub use alloc::global::GoHeap;
 pub use alloc::malloc;
@@ -38,3 +42,5 @@ pub use alloc::malloc::{print_stats, release, stats};
 pub use alloc::mstats::{SizeClassStats, Stats};
 pub use gc::Trace;
 pub use goheap_derive::Trace;
+pub use chan::chan;
+pub use sched::{blocking, go, sleep, yield_now};

@@ -1,0 +1,138 @@
+//! Goroutines: Go's G-M-P scheduler (runtime/proc.go) for Rust closures.
+//!
+//! # The three records (`runtime2`)
+//!
+//! - **G**, a goroutine: its saved stack pointer, its stack, its status, its
+//!   id and, until it first runs, its closure. G records are pooled and never
+//!   freed (Go's `allgs`): a `GRef` held by a channel or a timer can never
+//!   dangle into freed memory. A dead G keeps its stack and goes to its P's
+//!   free list (`gfree`, 64 at most, the excess in halves to the global list).
+//! - **M**, an OS thread. Its own native stack is its **g0**: the scheduler
+//!   loop (`schedule`), the commit closures of `gopark`, timer callbacks and
+//!   `blocking` closures run there, never on a goroutine's stack. Ms live
+//!   forever; idle Ms sleep on a futex word of their own (`stopm`) and are
+//!   woken with a P in hand (`startm`).
+//! - **P**, a processor: the right to run Go code. `GOHEAP_MAXPROCS` of them
+//!   (default: the CPUs this process may use). A P owns a local run queue
+//!   (Go's 256-slot ring, lock-free for one producer and many stealers, plus
+//!   `runnext`), a timer heap, a free-G list. Only the M holding a P touches
+//!   its non-atomic parts.
+//!
+//! # Goroutine states and who may change them
+//!
+//! ```text
+//!   (new/free) --go()--> RUNNABLE --execute (dequeuer only)--> RUNNING
+//!   RUNNING --yield/hand-off (its own M, on g0)--> RUNNABLE
+//!   RUNNING --park_m (its own M, on g0, before commit)--> WAITING
+//!   WAITING --goready (CAS, exactly one winner)--> RUNNABLE
+//!   WAITING --commit returned false (its own M)--> RUNNING
+//!   RUNNING --exit (its own M, on g0)--> DEAD (back to gfree)
+//! ```
+//!
+//! **A goroutine never runs twice at once**: a G enters a run queue only
+//! through a transition to RUNNABLE made by a single party (the CAS winner
+//! of `goready`, or its own M), every queue hands an entry to exactly one
+//! consumer (the ring's head moves by CAS, `runnext` is taken by swap, the
+//! global queue is under `sched.lock`), and only that consumer makes it
+//! RUNNING. Its stack is in use only while RUNNING, and a G leaves RUNNING
+//! only from g0, after its stack pointer was saved: once WAITING is
+//! published, any M may resume it.
+//!
+//! # Parking and why a wakeup cannot be lost (`gopark`, `goready`)
+//!
+//! A goroutine that must wait registers itself where a waker will find it
+//! (a channel's queue, a semaphore, a timer) while holding that object's
+//! lock, and calls `gopark(commit)`. `gopark` switches to g0; there `park_m`
+//! stores WAITING and only then runs `commit`, which releases the lock. A
+//! waker takes the lock, unlinks the G and calls `goready`, whose CAS
+//! WAITING→RUNNABLE therefore always finds WAITING: it cannot run before the
+//! lock was released, and the lock is released only after WAITING is set.
+//! If `commit` returns false, nothing published the G and it continues.
+//! `commit` must not touch its captured state after the action that
+//! publishes the G (the G may already run elsewhere and reuse its stack).
+//!
+//! Idle Ms (`findrunnable`, `wakep`) follow Go's "spinning" protocol: a
+//! producer puts work in a queue *then* checks for spinning Ms (SeqCst);
+//! an M going idle drops its P, decrements `nmspinning` *then* rechecks
+//! every queue. One of the two always sees the other. At most
+//! `GOHEAP_MAXPROCS - busy Ps` Ms spin at once (Go's `2*nmspinning < procs -
+//! npidle`), and one idle M blocks in `epoll_wait` with the next timer as
+//! its timeout; adding an earlier timer interrupts it (`netpoll_break`).
+//!
+//! # P ownership and sysmon's retake (`sysmon`)
+//!
+//! Goroutines are not preempted (a Rust function cannot be switched out at
+//! an arbitrary instruction: it may hold a std lock or a TLS address).
+//! Instead, a P's status word is `owner M id << 8 | state`. While a
+//! goroutine runs its own code the state is `USER`; every entry into the
+//! runtime from a goroutine (`go`, `yield_now`, `gopark`, `goready`, exit)
+//! takes the P back with one CAS `USER→RT`. Sysmon, every 20 µs..10 ms, CASes
+//! `USER→IDLE` for a P whose goroutine has run more than 10 ms with work
+//! waiting (a hog, or a goroutine stuck in a blocking system call) and
+//! hands the P to another M (`handoffp`). The hog keeps its thread; its next
+//! runtime entry fails the CAS (the owner id makes ABA impossible) and it
+//! gets an idle P or waits in the global queue. `blocking(f)` gives the P
+//! away at once and runs `f` on the M's g0 stack (Go's `entersyscallblock`).
+//! The OS keeps preempting threads, so a spinning goroutine slows its
+//! neighbours at worst by the share of a core it takes.
+//!
+//! # Stacks and guards (`stack`)
+//!
+//! Stacks are slots carved from one large `PROT_NONE` reservation, made
+//! readable in chunks (neighbouring chunks merge into one VMA), committed by
+//! the kernel page by page as they are touched. The lowest page of each slot
+//! is a guard: `MADV_GUARD_INSTALL` where the kernel has it (no VMA),
+//! otherwise `mprotect` for the first slots within a VMA budget and beyond it
+//! a canary word checked each time the goroutine switches out. A fault in a
+//! guard page is recognised by a SIGSEGV handler on an alternate signal
+//! stack, which prints `goheap: goroutine N stack overflow` and aborts.
+//! A G keeps its stack while pooled; sysmon hands the pages of stacks that
+//! stayed unused in the global pool for a whole period back with `madvise`.
+//!
+//! # Thread-locals across a switch
+//!
+//! The runtime reads exactly one thread-local, the current M, through
+//! `this_m()`, a function LLVM cannot inline or cache (it reads memory the
+//! switch may change), and never keeps the pointer across a switch: each
+//! runtime function that switches reads `this_m()` again afterwards. A
+//! goroutine may resume on another thread. User code that needs a thread's
+//! identity across a blocking call uses `lock_os_thread` (Go's
+//! `LockOSThread`): the goroutine then runs only on its M, and the M runs
+//! nothing else.
+//!
+//! # Modules
+//!
+//! | module | Go | what it is |
+//! | --- | --- | --- |
+//! | `runtime2` | runtime2.go | G, M, P and the global `Sched` records |
+//! | `asm` | asm_amd64.s (gogo, mcall) | the context switch |
+//! | `stack` | stack.go, signal_unix.go | stack slots, guards, overflow handler |
+//! | `proc` | proc.go | go, schedule, findrunnable, run queues, steal, park |
+//! | `time` | time.go | per-P timer heaps, `sleep`, `after` |
+//! | `sysmon` | proc.go (sysmon) | retake, timers, stack scavenging |
+//! | `netpoll` | netpoll.go, netpoll_epoll.go | epoll, poll descriptors |
+//! | `sema` | sema.go | wait queues for goroutines and plain threads |
+//! | `sync` | sync/ | goroutine-aware `Mutex`, `WaitGroup`, `Once` |
+//! | `net` | net/ | `TcpListener`, `TcpStream`, `UdpSocket` |
+
+pub(crate) mod asm;
+#[allow(dead_code)] // used by `net` (next step)
+pub(crate) mod netpoll;
+#[allow(dead_code)]
+pub(crate) mod netpoll_epoll;
+pub(crate) mod proc;
+pub(crate) mod runtime2;
+pub(crate) mod sema;
+pub(crate) mod stack;
+pub mod sync;
+pub(crate) mod sysmon;
+pub(crate) mod time;
+
+pub use proc::{blocking, go, goroutines_started, yield_now};
+pub use sync::{Mutex, MutexGuard, Once, WaitGroup};
+pub use time::sleep;
+// The parking interface for channels (crate::chan).
+#[allow(unused_imports)]
+pub(crate) use proc::{current_g, gopark, goready, GRef};
+#[allow(unused_imports)]
+pub(crate) use time::{after, TimerHandle};

@@ -1,0 +1,187 @@
+//! The scheduler's records: G, M, P and the global `Sched` (Go's
+//! runtime2.go). Who may touch which field is written next to it; the
+//! protocols are in `sched/mod.rs`.
+
+use super::stack::Stack;
+use super::time::Timers;
+use crate::lock::Mutex;
+use core::cell::{Cell, UnsafeCell};
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+use std::sync::atomic::AtomicBool;
+
+// G statuses.
+pub(crate) const G_IDLE: u32 = 0;
+pub(crate) const G_RUNNABLE: u32 = 1;
+pub(crate) const G_RUNNING: u32 = 2;
+pub(crate) const G_WAITING: u32 = 3;
+pub(crate) const G_DEAD: u32 = 4;
+
+/// A goroutine.
+pub(crate) struct G {
+    /// Saved stack pointer while not RUNNING. Written by the G's own M on
+    /// switch-out, read by the M that resumes it (ordered by the run queue).
+    pub sp: UnsafeCell<usize>,
+    pub status: AtomicU32,
+    /// Set by whoever makes the G (go), read by anyone for messages.
+    pub id: AtomicU64,
+    /// Owned by the G's current owner (the M running it, or the free list).
+    pub stack: UnsafeCell<Option<Stack>>,
+    /// The closure, until the G starts. Owner as `stack`.
+    pub entry: UnsafeCell<Option<Box<dyn FnOnce() + Send>>>,
+    /// Link in the global run queue or the global free list (under
+    /// `sched.lock`).
+    pub schedlink: Cell<*mut G>,
+}
+
+// SAFETY: every field is either atomic or handed between threads through a
+// run queue / lock that orders the accesses (see each field).
+unsafe impl Sync for G {}
+// SAFETY: as above.
+unsafe impl Send for G {}
+
+impl G {
+    pub(crate) fn new() -> *mut G {
+        Box::into_raw(Box::new(G {
+            sp: UnsafeCell::new(0),
+            status: AtomicU32::new(G_IDLE),
+            id: AtomicU64::new(0),
+            stack: UnsafeCell::new(None),
+            entry: UnsafeCell::new(None),
+            schedlink: Cell::new(ptr::null_mut()),
+        }))
+    }
+}
+
+/// What a goroutine asks its M's g0 to do after switching to it.
+#[derive(Clone, Copy)]
+pub(crate) enum Action {
+    None,
+    /// Back to the run queue (yield_now).
+    Yield,
+    /// WAITING, then run the commit closure (gopark).
+    Park(*mut (dyn FnMut() -> bool + 'static)),
+    /// The goroutine ended.
+    Exit,
+    /// Give the P away, run the closure here on g0, then resume (blocking).
+    Blocking(*mut (dyn FnMut() + 'static)),
+    /// The P was retaken and none is idle: RUNNABLE on the global queue.
+    LostP,
+}
+
+/// An OS thread.
+pub(crate) struct M {
+    pub id: u32,
+    /// g0's saved stack pointer while a goroutine runs on this M.
+    pub g0_sp: UnsafeCell<usize>,
+    /// The running goroutine, null on g0. Only this M's thread uses it.
+    pub curg: Cell<*mut G>,
+    /// The P this M holds, null if none. Only this M's thread uses it.
+    pub p: Cell<*mut P>,
+    /// A P handed over by `startm`, taken by the M when it wakes.
+    pub nextp: AtomicPtr<P>,
+    pub spinning: AtomicBool,
+    /// Futex word the M sleeps on when idle (Go's `m.park` note).
+    pub park: AtomicU32,
+    pub action: Cell<Action>,
+    /// Link in the idle M list (under `sched.lock`).
+    pub schedlink: Cell<*mut M>,
+}
+
+// SAFETY: the Cell fields are used only by the M's own thread; the rest
+// are atomics or under `sched.lock`.
+unsafe impl Sync for M {}
+// SAFETY: as above.
+unsafe impl Send for M {}
+
+// P states (low byte of `P::status`; the owner M's id is in the high bits).
+pub(crate) const P_IDLE: u32 = 0;
+/// Owned; the M is inside the runtime (g0 or a runtime call).
+pub(crate) const P_RT: u32 = 1;
+/// Owned; a goroutine runs user code: sysmon may take the P away.
+pub(crate) const P_USER: u32 = 2;
+
+pub(crate) const RUNQ_SIZE: usize = 256;
+
+/// A processor.
+pub(crate) struct P {
+    pub status: AtomicU32,
+    /// Local run queue: slots `[head, tail)` mod 256. The owner writes
+    /// `tail`; anyone advances `head` by CAS (Go's runq).
+    pub runq_head: AtomicU32,
+    pub runq_tail: AtomicU32,
+    pub runq: [AtomicPtr<G>; RUNQ_SIZE],
+    pub runnext: AtomicPtr<G>,
+    /// Incremented by the owner on every goroutine started; sysmon reads it.
+    pub schedtick: AtomicU32,
+    /// Sysmon's view: last schedtick seen and when (nanotime).
+    pub sysmon_tick: AtomicU32,
+    pub sysmon_when: AtomicU64,
+    /// Dead Gs with their stacks (owner only).
+    pub gfree: UnsafeCell<Vec<*mut G>>,
+    pub timers: Timers,
+    /// Link in the idle P list (under `sched.lock`).
+    pub link: Cell<*mut P>,
+}
+
+// SAFETY: non-atomic fields are touched only by the owning M (status word)
+// or under `sched.lock` (`link`).
+unsafe impl Sync for P {}
+// SAFETY: as above.
+unsafe impl Send for P {}
+
+impl P {
+    pub(crate) fn new() -> P {
+        P {
+            status: AtomicU32::new(P_IDLE),
+            runq_head: AtomicU32::new(0),
+            runq_tail: AtomicU32::new(0),
+            runq: [const { AtomicPtr::new(ptr::null_mut()) }; RUNQ_SIZE],
+            runnext: AtomicPtr::new(ptr::null_mut()),
+            schedtick: AtomicU32::new(0),
+            sysmon_tick: AtomicU32::new(0),
+            sysmon_when: AtomicU64::new(0),
+            gfree: UnsafeCell::new(Vec::new()),
+            timers: Timers::new(),
+            link: Cell::new(ptr::null_mut()),
+        }
+    }
+}
+
+/// State under `Sched::lock`.
+pub(crate) struct SchedLocked {
+    pub runq_head: *mut G,
+    pub runq_tail: *mut G,
+    pub pidle: *mut P,
+    pub midle: *mut M,
+    pub nmidle: u32,
+    pub mcount: u32,
+    /// Global free Gs (with stacks), LIFO.
+    pub gfree: Vec<*mut G>,
+    /// Lowest length of `gfree` since sysmon last scavenged it.
+    pub gfree_low: usize,
+}
+
+// SAFETY: the raw pointers name records that live forever.
+unsafe impl Send for SchedLocked {}
+
+/// The global scheduler.
+pub(crate) struct Sched {
+    pub lock: Mutex<SchedLocked>,
+    /// Length of the global run queue (read without the lock as a hint).
+    pub runqsize: AtomicU32,
+    pub npidle: AtomicU32,
+    pub nmspinning: AtomicU32,
+    pub allp: Box<[P]>,
+    pub goidgen: AtomicU64,
+    pub mnext: AtomicU32,
+    /// Nanotime until which the M blocked in netpoll sleeps; 0: none.
+    pub poll_until: AtomicU64,
+    /// Nonzero (the time of the last poll) while no M is blocked in netpoll.
+    pub lastpoll: AtomicU64,
+    /// Goroutines created (for tests and stats).
+    pub ngo: AtomicUsize,
+}
+
+// SAFETY: shared by design; see the fields.
+unsafe impl Sync for Sched {}

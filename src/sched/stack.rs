@@ -1,0 +1,355 @@
+//! Goroutine stacks (Go's stack.go, with Rust's constraints).
+//!
+//! Rust cannot move a stack (nothing tracks pointers into it), so a
+//! goroutine's stack is a fixed slot: `GOHEAP_STACK` usable bytes (default
+//! 64 KiB, enough for ordinary Rust code including formatting and std I/O;
+//! deep recursion needs `GOHEAP_STACK=1m` or `blocking`) plus one guard page
+//! below it.
+//!
+//! All slots come from one reservation of address space (`PROT_NONE`,
+//! `MAP_NORESERVE`, up to 1 TiB), never one mapping per stack. Slots are
+//! carved in order; the reservation is made readable and writable 64 slots
+//! at a time with `mprotect`, and the kernel merges those chunks into one
+//! VMA. Pages cost memory only once touched: a goroutine that uses 3 KiB of
+//! stack costs one page.
+//!
+//! Guards, decided once per process:
+//! - `MADV_GUARD_INSTALL` (Linux 6.13+): the guard page faults on access and
+//!   splits no VMA, so a million stacks stay two VMAs.
+//! - otherwise `mprotect(PROT_NONE)` on the guard page of the first 8192
+//!   slots (each splits the VMA: 16k VMAs of the default 65530), and for
+//!   slots beyond that a canary word at the bottom of the stack, checked each
+//!   time the goroutine switches out (a late, best-effort detection).
+//!
+//! A guard-page fault is recognised by `on_fault`, a SIGSEGV/SIGBUS handler
+//! running on an alternate signal stack (each M installs one), which prints
+//! `goheap: goroutine N stack overflow` and aborts; any other fault goes to
+//! the handler installed before (std's, or the default action).
+//!
+//! Slots are never returned to the reservation: a dead goroutine keeps its
+//! stack in its P's free list (hot, touched pages kept), then in the global
+//! free list, where sysmon releases the pages of stacks that stayed there a
+//! whole period (`release_pages`).
+
+use crate::lock::Mutex;
+use crate::os;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+const PAGE: usize = 4096;
+const CHUNK_SLOTS: usize = 64;
+const MPROTECT_GUARD_BUDGET: usize = 8192;
+const CANARY: u64 = 0x676f_6865_6170_5354; // "goheapST"
+const MADV_GUARD_INSTALL: i32 = 102;
+
+/// A goroutine stack: usable `[lo, hi)`, guard page just below `lo`.
+#[derive(Clone, Copy)]
+pub(crate) struct Stack {
+    pub lo: usize,
+    pub hi: usize,
+    /// Whether the guard is a canary word at `lo` (checked at switch-out).
+    pub canary: bool,
+}
+
+impl Stack {
+    /// Whether the canary of an unguarded stack was overwritten.
+    #[inline]
+    pub(crate) fn overflowed(&self) -> bool {
+        // SAFETY: lo is the first word of this stack's usable memory.
+        self.canary && unsafe { (self.lo as *const u64).read_volatile() } != CANARY
+    }
+
+    /// Hands the stack's pages back to the OS; they read as zero again.
+    pub(crate) fn release_pages(&self) {
+        // SAFETY: the stack is not in use (pooled), the range is ours.
+        unsafe {
+            libc::madvise(
+                self.lo as *mut libc::c_void,
+                self.hi - self.lo,
+                libc::MADV_DONTNEED,
+            )
+        };
+        self.write_canary();
+    }
+
+    fn write_canary(&self) {
+        if self.canary {
+            // SAFETY: lo is writable memory of this stack.
+            unsafe { (self.lo as *mut u64).write_volatile(CANARY) };
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum GuardKind {
+    Unknown,
+    Madvise,
+    Mprotect,
+}
+
+struct Slots {
+    next: usize,
+    mapped: usize,
+    guard: GuardKind,
+    mprotect_guards: usize,
+}
+
+// Read by the signal handler without a lock: written once at reservation.
+static BASE: AtomicUsize = AtomicUsize::new(0);
+static LIMIT: AtomicUsize = AtomicUsize::new(0);
+static SLOT: AtomicUsize = AtomicUsize::new(0);
+
+static SLOTS: Mutex<Slots> = Mutex::new(Slots {
+    next: 0,
+    mapped: 0,
+    guard: GuardKind::Unknown,
+    mprotect_guards: 0,
+});
+
+/// Usable bytes per stack (`GOHEAP_STACK`, default 64 KiB, at least 16 KiB).
+pub(crate) fn stack_size() -> usize {
+    static SIZE: AtomicUsize = AtomicUsize::new(0);
+    let s = SIZE.load(Ordering::Relaxed);
+    if s != 0 {
+        return s;
+    }
+    let s = std::env::var("GOHEAP_STACK")
+        .ok()
+        .and_then(|v| parse_size(&v))
+        .unwrap_or(64 << 10)
+        .max(16 << 10)
+        .next_multiple_of(PAGE);
+    SIZE.store(s, Ordering::Relaxed);
+    s
+}
+
+/// Parses `65536`, `64k`, `1m` (also `KiB`, `MiB`, `K`, `M`).
+pub(crate) fn parse_size(v: &str) -> Option<usize> {
+    let v = v.trim().to_ascii_lowercase();
+    let digits = v.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = match &v[digits.len()..] {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    digits.trim().parse::<usize>().ok()?.checked_mul(unit)
+}
+
+fn reserve() -> bool {
+    if BASE.load(Ordering::Acquire) != 0 {
+        return true;
+    }
+    let slot = stack_size() + PAGE;
+    let mut size = 1usize << 40;
+    while size >= 1 << 28 {
+        if let Some(p) = os::sys_reserve(0, size) {
+            SLOT.store(slot, Ordering::Relaxed);
+            LIMIT.store(p.as_ptr() as usize + size / slot * slot, Ordering::Relaxed);
+            BASE.store(p.as_ptr() as usize, Ordering::Release);
+            return true;
+        }
+        size /= 2;
+    }
+    false
+}
+
+/// A fresh stack, or `None` if the reservation is exhausted.
+pub(crate) fn alloc() -> Option<Stack> {
+    let mut s = SLOTS.lock();
+    if !reserve() {
+        return None;
+    }
+    let (base, slot) = (BASE.load(Ordering::Relaxed), SLOT.load(Ordering::Relaxed));
+    let nslots = (LIMIT.load(Ordering::Relaxed) - base) / slot;
+    if s.next == nslots {
+        return None;
+    }
+    if s.next == s.mapped {
+        let n = CHUNK_SLOTS.min(nslots - s.mapped);
+        let at = base + s.mapped * slot;
+        // SAFETY: [at, at + n*slot) is inside our reservation and unused.
+        let r = unsafe {
+            libc::mprotect(
+                at as *mut libc::c_void,
+                n * slot,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
+        if r != 0 {
+            return None;
+        }
+        s.mapped += n;
+    }
+    let guard = base + s.next * slot;
+    s.next += 1;
+    let canary = !install_guard(&mut s, guard);
+    let stack = Stack {
+        lo: guard + PAGE,
+        hi: guard + slot,
+        canary,
+    };
+    stack.write_canary();
+    Some(stack)
+}
+
+/// Makes `[page, page + PAGE)` fault on access; false if only a canary is left.
+fn install_guard(s: &mut Slots, page: usize) -> bool {
+    if s.guard != GuardKind::Mprotect {
+        // SAFETY: advising a page of our own reservation.
+        let r = unsafe { libc::madvise(page as *mut libc::c_void, PAGE, MADV_GUARD_INSTALL) };
+        if r == 0 {
+            s.guard = GuardKind::Madvise;
+            return true;
+        }
+        s.guard = GuardKind::Mprotect;
+    }
+    if s.mprotect_guards == MPROTECT_GUARD_BUDGET {
+        return false;
+    }
+    // SAFETY: as above.
+    let r = unsafe { libc::mprotect(page as *mut libc::c_void, PAGE, libc::PROT_NONE) };
+    s.mprotect_guards += (r == 0) as usize;
+    r == 0
+}
+
+/// Takes the slot lock before a fork (see `proc::fork_prepare`).
+pub(crate) fn lock_for_fork() {
+    SLOTS.lock_for_fork();
+}
+
+/// # Safety
+/// After `lock_for_fork` in this thread.
+pub(crate) unsafe fn unlock_after_fork() {
+    // SAFETY: the caller's contract.
+    unsafe { SLOTS.unlock_after_fork() };
+}
+
+/// Whether `addr` lies in the guard page of some stack slot.
+fn is_guard_page(addr: usize) -> bool {
+    let base = BASE.load(Ordering::Acquire);
+    if base == 0 || addr < base || addr >= LIMIT.load(Ordering::Relaxed) {
+        return false;
+    }
+    (addr - base) % SLOT.load(Ordering::Relaxed) < PAGE
+}
+
+static OLD_SEGV: Mutex<Option<libc::sigaction>> = Mutex::new(None);
+static OLD_BUS: Mutex<Option<libc::sigaction>> = Mutex::new(None);
+
+/// Installs the overflow handler for SIGSEGV and SIGBUS (once per process).
+pub(crate) fn install_fault_handler() {
+    for (sig, old) in [(libc::SIGSEGV, &OLD_SEGV), (libc::SIGBUS, &OLD_BUS)] {
+        let mut old = old.lock();
+        if old.is_some() {
+            continue;
+        }
+        // SAFETY: a zeroed sigaction is a valid starting point; we fill the
+        // handler, flags and an empty mask before installing it.
+        unsafe {
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = on_fault as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut sa.sa_mask);
+            let mut prev: libc::sigaction = core::mem::zeroed();
+            if libc::sigaction(sig, &sa, &mut prev) == 0 {
+                *old = Some(prev);
+            }
+        }
+    }
+}
+
+/// Gives the calling thread an alternate signal stack if it has none, so
+/// that the fault handler can run when a goroutine stack is exhausted.
+pub(crate) fn ensure_signal_stack() {
+    const SIZE: usize = 64 << 10;
+    // SAFETY: sigaltstack with a null new stack only reads the current one;
+    // the new stack is fresh memory that stays mapped for the thread's life.
+    unsafe {
+        let mut cur: libc::stack_t = core::mem::zeroed();
+        if libc::sigaltstack(core::ptr::null(), &mut cur) != 0
+            || cur.ss_flags & libc::SS_DISABLE == 0
+        {
+            return;
+        }
+        let Some(mem) = os::sys_alloc(SIZE) else {
+            return;
+        };
+        let st = libc::stack_t {
+            ss_sp: mem.as_ptr().cast(),
+            ss_flags: 0,
+            ss_size: SIZE,
+        };
+        libc::sigaltstack(&st, core::ptr::null_mut());
+    }
+}
+
+extern "C" fn on_fault(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    if is_guard_page(addr) {
+        overflow(super::proc::current_goid());
+    }
+    let old = if sig == libc::SIGSEGV {
+        &OLD_SEGV
+    } else {
+        &OLD_BUS
+    };
+    // The lock is never held by a faulting path: it is taken only while
+    // installing, before any goroutine runs.
+    let prev = *old.lock();
+    match prev {
+        Some(p) if p.sa_sigaction != libc::SIG_DFL && p.sa_sigaction != libc::SIG_IGN => {
+            // SAFETY: calling the handler that was installed before ours,
+            // with the arguments the kernel gave us, as its flags ask.
+            unsafe {
+                if p.sa_flags & libc::SA_SIGINFO != 0 {
+                    let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
+                        core::mem::transmute(p.sa_sigaction);
+                    f(sig, info, ctx);
+                } else {
+                    let f: extern "C" fn(i32) = core::mem::transmute(p.sa_sigaction);
+                    f(sig);
+                }
+            }
+        }
+        _ => {
+            // SAFETY: resetting to the default action; returning re-runs the
+            // faulting instruction, which then takes the default action.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
+}
+
+/// Reports a stack overflow of goroutine `id` and aborts.
+pub(crate) fn overflow(id: u64) -> ! {
+    let mut buf = [0u8; 20];
+    let id = os::decimal(id as usize, &mut buf);
+    os::write_stderr(&[b"goheap: goroutine ", id, b" stack overflow\n"]);
+    // SAFETY: abort needs no preconditions.
+    unsafe { libc::abort() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("65536"), Some(65536));
+        assert_eq!(parse_size("64k"), Some(64 << 10));
+        assert_eq!(parse_size("1MiB"), Some(1 << 20));
+        assert_eq!(parse_size("2x"), None);
+    }
+
+    #[test]
+    fn stacks_are_writable_and_guarded() {
+        let s = alloc().expect("stack");
+        assert_eq!(s.hi - s.lo, stack_size());
+        // SAFETY: the stack's usable memory is ours.
+        unsafe { ((s.hi - 8) as *mut u64).write(7) };
+        assert!(is_guard_page(s.lo - 1));
+        assert!(!is_guard_page(s.lo));
+        assert!(!s.overflowed());
+    }
+}

@@ -1,0 +1,100 @@
+//! sysmon (Go's sysmon in proc.go): a thread without a P that watches the
+//! scheduler.
+//!
+//! Every 20 µs (backing off to 10 ms while it finds nothing to do) it:
+//! - retakes Ps: a P whose goroutine has run user code for 10 ms without a
+//!   scheduling point (a hog, or a goroutine blocked in a system call that
+//!   did not use `blocking`), while other work waits (its local queue, the
+//!   global queue or a due timer), is taken with a CAS `USER→IDLE` of its
+//!   status word and handed to another M (`handoffp`);
+//! - polls the network if no M has for 10 ms;
+//! - wakes an M for overdue timers;
+//! - once a second, releases the pages of stacks in the global free list
+//!   that sat there unused the whole second.
+
+use super::proc;
+use super::runtime2::{Sched, P_USER};
+use super::time::nanotime;
+use core::sync::atomic::Ordering::*;
+use std::time::Duration;
+
+const FORCE_PREEMPT_NS: u64 = 10_000_000;
+const SCAVENGE_NS: u64 = 1_000_000_000;
+
+pub(crate) fn start(s: &'static Sched) {
+    let r = std::thread::Builder::new()
+        .name("goheap-sysmon".into())
+        .stack_size(256 << 10)
+        .spawn(move || run(s));
+    if r.is_err() {
+        crate::os::fatal("sysmon", "cannot create a thread", 0);
+    }
+}
+
+fn run(s: &'static Sched) {
+    let mut delay_us = 20u64;
+    let mut idle = 0u32;
+    let mut last_scavenge = nanotime();
+    // The child of a fork has a new scheduler, and no sysmon thread for the
+    // old one, so this loop runs for the life of its scheduler.
+    loop {
+        std::thread::sleep(Duration::from_micros(delay_us));
+        let now = nanotime();
+        proc::sysmon_netpoll(s);
+        let overdue = s
+            .allp
+            .iter()
+            .any(|p| p.timers.earliest() != 0 && p.timers.earliest() < now);
+        if overdue {
+            proc::wakep(s);
+        }
+        if retake(s, now) > 0 || overdue {
+            idle = 0;
+        } else {
+            idle += 1;
+        }
+        delay_us = if idle <= 50 {
+            20
+        } else {
+            (delay_us * 2).min(10_000)
+        };
+        if now - last_scavenge > SCAVENGE_NS {
+            proc::scavenge_stacks(s);
+            last_scavenge = now;
+        }
+    }
+}
+
+/// Takes the Ps of goroutines that ran 10 ms while work waits; returns how
+/// many it handed off.
+fn retake(s: &'static Sched, now: u64) -> usize {
+    let mut n = 0;
+    for p in s.allp.iter() {
+        let st = p.status.load(Acquire);
+        if st & 0xff != P_USER {
+            continue;
+        }
+        let tick = p.schedtick.load(Relaxed);
+        if p.sysmon_tick.load(Relaxed) != tick || p.sysmon_when.load(Relaxed) == 0 {
+            p.sysmon_tick.store(tick, Relaxed);
+            p.sysmon_when.store(now, Relaxed);
+            continue;
+        }
+        if now - p.sysmon_when.load(Relaxed) < FORCE_PREEMPT_NS {
+            continue;
+        }
+        let timers_due = p.timers.earliest() != 0 && p.timers.earliest() <= now;
+        if proc::runq_empty(p) && s.runqsize.load(SeqCst) == 0 && !timers_due {
+            continue;
+        }
+        if p.status
+            .compare_exchange(st, super::runtime2::P_IDLE, AcqRel, Relaxed)
+            .is_ok()
+        {
+            p.sysmon_when.store(0, Relaxed);
+            proc::handoffp(s, p);
+            n += 1;
+        }
+    }
+    n
+}
