@@ -236,6 +236,33 @@ GOHEAP_NOTHROW int goheap_chan_close(goheap_chan *c);
 GOHEAP_NOTHROW int goheap_chan_select(const struct goheap_chan_case *cases, size_t n,
                                       int64_t timeout_ns, int *ok);
 
+/*
+ * Goroutines (goheap's G-M-P scheduler). fn(arg) runs in a goroutine on one
+ * of GOHEAP_MAXPROCS threads (default: the CPUs); arg must be usable from
+ * another thread. Waiting calls park the goroutine, not its thread; called
+ * from a plain thread (main included) they block that thread. A goroutine's
+ * stack is GOHEAP_STACK bytes (default 64 KiB) with a guard page: overflow
+ * ends the process with "goheap: goroutine N stack overflow".
+ */
+GOHEAP_NOTHROW int goheap_go(void (*fn)(void *), void *arg); /* 0, -1 if fn is NULL */
+GOHEAP_NOTHROW void goheap_yield(void);
+GOHEAP_NOTHROW void goheap_sleep_ns(uint64_t ns);
+/* Runs fn(arg), which may block its thread, with this goroutine's processor
+ * handed to another thread meanwhile (and on the thread's own stack). */
+GOHEAP_NOTHROW void goheap_blocking(void (*fn)(void *), void *arg);
+GOHEAP_NOTHROW int goheap_gomaxprocs(void);
+/* Wire the calling goroutine to its thread (thread-locals stay valid). */
+GOHEAP_NOTHROW void goheap_lock_os_thread(void);
+GOHEAP_NOTHROW void goheap_unlock_os_thread(void);
+
+/* Go's sync.WaitGroup for goroutines and threads. */
+typedef struct goheap_waitgroup goheap_waitgroup;
+GOHEAP_NOTHROW goheap_waitgroup *goheap_waitgroup_new(void);
+GOHEAP_NOTHROW void goheap_waitgroup_add(goheap_waitgroup *wg, int64_t n);
+GOHEAP_NOTHROW void goheap_waitgroup_done(goheap_waitgroup *wg);
+GOHEAP_NOTHROW void goheap_waitgroup_wait(goheap_waitgroup *wg);
+GOHEAP_NOTHROW void goheap_waitgroup_free(goheap_waitgroup *wg);
+
 #undef GOHEAP_MALLOC_ATTR
 #undef GOHEAP_NOTHROW
 

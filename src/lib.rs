@@ -43,4 +43,4 @@ pub use alloc::mstats::{SizeClassStats, Stats};
 pub use gc::Trace;
 pub use goheap_derive::Trace;
 pub use chan::chan;
-pub use sched::{blocking, go, sleep, yield_now};
+pub use sched::{blocking, go, lock_os_thread, net, sleep, unlock_os_thread, yield_now};

@@ -31,6 +31,7 @@
 
 mod chan;
 mod options;
+mod sched;
 mod stats;
 
 use core::ffi::{c_char, c_int, c_void};

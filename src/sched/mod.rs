@@ -116,9 +116,8 @@
 //! | `net` | net/ | `TcpListener`, `TcpStream`, `UdpSocket` |
 
 pub(crate) mod asm;
-#[allow(dead_code)] // used by `net` (next step)
+pub mod net;
 pub(crate) mod netpoll;
-#[allow(dead_code)]
 pub(crate) mod netpoll_epoll;
 pub(crate) mod proc;
 pub(crate) mod runtime2;
@@ -128,7 +127,10 @@ pub mod sync;
 pub(crate) mod sysmon;
 pub(crate) mod time;
 
-pub use proc::{blocking, go, goroutines_started, yield_now};
+pub use proc::{
+    blocking, go, gomaxprocs, goroutines_started, lock_os_thread, unlock_os_thread, yield_now,
+};
+pub use stack::stacks_carved;
 pub use sync::{Mutex, MutexGuard, Once, WaitGroup};
 pub use time::sleep;
 // The parking interface for channels (crate::chan).

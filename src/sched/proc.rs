@@ -82,6 +82,7 @@ fn start() -> &'static Sched {
             mcount: 0,
             gfree: Vec::new(),
             gfree_low: 0,
+            gfree_clean: Vec::new(),
         }),
         runqsize: AtomicU32::new(0),
         npidle: AtomicU32::new(0),
@@ -166,12 +167,15 @@ fn owned(m: &M, state: u32) -> u32 {
 
 /// Where the caller runs.
 enum Ctx {
-    /// Not a goroutine: a plain thread, or an M without a P.
+    /// A plain thread, or an M's g0 without a P (a `blocking` closure).
     Plain,
     /// On an M's g0, holding a P (timer callbacks, commits).
     G0(&'static P),
     /// A goroutine, which took its P back (`enter`); call `leave` after.
     User(&'static M, &'static P),
+    /// A goroutine whose P sysmon took and no P is idle: it queues work
+    /// globally, and its next switch lets its M go idle.
+    NoP(&'static M),
 }
 
 fn ctx() -> Ctx {
@@ -189,38 +193,32 @@ fn ctx() -> Ctx {
         // SAFETY: Ps live as long as the scheduler.
         return Ctx::G0(unsafe { &*p });
     }
-    let (m, p) = enter();
-    Ctx::User(m, p)
+    match enter(m) {
+        Some(p) => Ctx::User(m, p),
+        None => Ctx::NoP(m),
+    }
 }
 
 /// A goroutine enters the runtime: takes its P from user mode (CAS
-/// USER→RT). If sysmon took the P away, gets an idle one or, if none,
-/// queues itself and resumes later on some M with a P.
-fn enter() -> (&'static M, &'static P) {
-    loop {
-        // SAFETY: called on a goroutine: this thread has an M.
-        let m = unsafe { &*this_m() };
-        let p = m.p.get();
-        if !p.is_null() {
-            // SAFETY: Ps live as long as the scheduler.
-            let p = unsafe { &*p };
-            if p.status
-                .compare_exchange(owned(m, P_USER), owned(m, P_RT), Acquire, Relaxed)
-                .is_ok()
-            {
-                return (m, p);
-            }
-            m.p.set(ptr::null_mut());
+/// USER→RT). If sysmon took the P away, takes an idle P if there is one
+/// (Go's exitsyscall fast path). Never switches: the caller may hold a lock.
+fn enter(m: &'static M) -> Option<&'static P> {
+    let p = m.p.get();
+    if !p.is_null() {
+        // SAFETY: Ps live as long as the scheduler.
+        let p = unsafe { &*p };
+        if p.status
+            .compare_exchange(owned(m, P_USER), owned(m, P_RT), Acquire, Relaxed)
+            .is_ok()
+        {
+            return Some(p);
         }
-        let s = sched();
-        let idle = pidleget(s, &mut s.lock.lock());
-        if let Some(p) = idle {
-            acquirep(m, p);
-            return (m, p);
-        }
-        let g = m.curg.get();
-        mcall(m, g, Action::LostP);
+        m.p.set(ptr::null_mut());
     }
+    let s = sched();
+    let p = pidleget(s, &mut s.lock.lock())?;
+    acquirep(m, p);
+    Some(p)
 }
 
 /// The goroutine goes back to its own code; sysmon may retake the P.
@@ -256,12 +254,20 @@ fn newproc(f: Box<dyn FnOnce() + Send>) {
     let s = sched();
     let id = s.goidgen.fetch_add(1, Relaxed) + 1;
     s.ngo.fetch_add(1, Relaxed);
-    match ctx() {
+    let c = ctx();
+    match c {
         Ctx::User(m, p) => {
             let g = gfget(s, p);
             init_g(g, id, f);
             runqput(s, p, g, true);
             wakep(s);
+            // A safe point: stop if sysmon asked, or if the run queue is
+            // full (spawning faster than the Ps run goroutines only makes
+            // fresh stacks; the spawner continues after them). Spawners
+            // that block soon after (skynet's) never reach a full ring.
+            if p.preempt.load(Relaxed) || runq_len(p) >= RUNQ_SIZE as u32 {
+                return mcall(m, m.curg.get(), Action::Preempted);
+            }
             leave(m, p);
         }
         Ctx::G0(p) => {
@@ -270,11 +276,15 @@ fn newproc(f: Box<dyn FnOnce() + Send>) {
             runqput(s, p, g, true);
             wakep(s);
         }
-        Ctx::Plain => {
+        Ctx::Plain | Ctx::NoP(_) => {
             let g = gfget_global(s);
             init_g(g, id, f);
             globrunqput(s, &mut s.lock.lock(), g);
             wakep(s);
+            if let Ctx::NoP(m) = c {
+                // A safe point: the goroutine lost its P; it waits for one.
+                mcall(m, m.curg.get(), Action::Preempted);
+            }
         }
     }
 }
@@ -295,7 +305,7 @@ fn init_g(g: *mut G, id: u64, f: Box<dyn FnOnce() + Send>) {
 /// On a plain thread, yields the thread.
 pub fn yield_now() {
     match ctx() {
-        Ctx::User(m, _) => mcall(m, m.curg.get(), Action::Yield),
+        Ctx::User(m, _) | Ctx::NoP(m) => mcall(m, m.curg.get(), Action::Yield),
         Ctx::G0(..) | Ctx::Plain => std::thread::yield_now(),
     }
 }
@@ -321,7 +331,7 @@ pub(crate) fn current_goid() -> u64 {
 /// WAITING (see the parking protocol in `sched/mod.rs`). If `commit`
 /// returns false the goroutine continues at once.
 pub(crate) fn gopark(commit: &mut dyn FnMut() -> bool) {
-    let Ctx::User(m, _) = ctx() else {
+    let (Ctx::User(m, _) | Ctx::NoP(m)) = ctx() else {
         crate::os::fatal("gopark", "called off a goroutine", 0)
     };
     // SAFETY: erasing the borrow's lifetime: g0 calls `commit` before the
@@ -351,7 +361,7 @@ pub(crate) fn goready(g: GRef, next: bool) {
             runqput(s, p, g.0, next);
             wakep(s);
         }
-        Ctx::Plain => {
+        Ctx::Plain | Ctx::NoP(_) => {
             globrunqput(s, &mut s.lock.lock(), g.0);
             wakep(s);
         }
@@ -363,7 +373,9 @@ pub(crate) fn goready(g: GRef, next: bool) {
 /// and `f` runs on this M's own thread stack (Go's entersyscallblock). On a
 /// plain thread, just runs `f`.
 pub fn blocking<R, F: FnOnce() -> R>(f: F) -> R {
-    let Ctx::User(m, _) = ctx() else { return f() };
+    let (Ctx::User(m, _) | Ctx::NoP(m)) = ctx() else {
+        return f();
+    };
     let mut f = Some(f);
     let mut r = None;
     let mut call = || r = f.take().map(|f| f());
@@ -376,6 +388,41 @@ pub fn blocking<R, F: FnOnce() -> R>(f: F) -> R {
     r.unwrap_or_else(|| crate::os::fatal("blocking", "closure did not run", 0))
 }
 
+/// Wires the calling goroutine to its current OS thread until
+/// `unlock_os_thread` (Go's LockOSThread): it then always resumes on this
+/// thread, so `thread_local!` values and thread identity stay valid across
+/// yields, sleeps and parks; the thread runs no other goroutine meanwhile.
+/// On a plain thread, does nothing (a thread never migrates).
+pub fn lock_os_thread() {
+    if current_g().is_none() {
+        return;
+    }
+    // SAFETY: on a goroutine: this thread's M runs it.
+    let m = unsafe { &*this_m() };
+    let g = m.curg.get();
+    m.lockedg.set(g);
+    // SAFETY: the running goroutine owns its record.
+    unsafe { (*g).lockedm.store(m as *const M as *mut M, Relaxed) };
+}
+
+/// Undoes `lock_os_thread`: the goroutine may migrate again.
+pub fn unlock_os_thread() {
+    if current_g().is_none() {
+        return;
+    }
+    // SAFETY: as in lock_os_thread.
+    let m = unsafe { &*this_m() };
+    let g = m.curg.get();
+    m.lockedg.set(ptr::null_mut());
+    // SAFETY: as above.
+    unsafe { (*g).lockedm.store(ptr::null_mut(), Relaxed) };
+}
+
+fn gettid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
+}
+
 /// Calls `f` with the timer heap of the caller's P (P 0's off the scheduler).
 pub(crate) fn with_timers<R>(f: impl FnOnce(&Timers) -> R) -> R {
     let s = sched();
@@ -386,7 +433,7 @@ pub(crate) fn with_timers<R>(f: impl FnOnce(&Timers) -> R) -> R {
             r
         }
         Ctx::G0(p) => f(&p.timers),
-        Ctx::Plain => f(&s.allp[0].timers),
+        Ctx::Plain | Ctx::NoP(_) => f(&s.allp[0].timers),
     }
 }
 
@@ -402,6 +449,11 @@ pub(crate) fn wake_netpoller(when: u64) {
     } else {
         wakep(s);
     }
+}
+
+/// The number of Ps: how many goroutines run at once (`GOHEAP_MAXPROCS`).
+pub fn gomaxprocs() -> usize {
+    sched().allp.len()
 }
 
 /// Goroutines started since the scheduler started.
@@ -420,7 +472,9 @@ extern "C" fn goroutine_main(g: usize) -> ! {
             report_panic(g, &*e);
         }
     }
-    let (m, _) = enter();
+    let (Ctx::User(m, _) | Ctx::NoP(m)) = ctx() else {
+        crate::os::fatal("goexit", "goroutine without an M", g as usize)
+    };
     mcall(m, g, Action::Exit);
     crate::os::fatal("goexit", "dead goroutine resumed", g as usize)
 }
@@ -459,6 +513,8 @@ fn newm(s: &'static Sched, p: &'static P, spinning: bool) {
         park: AtomicU32::new(0),
         action: Cell::new(Action::None),
         schedlink: Cell::new(ptr::null_mut()),
+        lockedg: Cell::new(ptr::null_mut()),
+        tid: AtomicU32::new(0),
     }));
     s.lock.lock().mcount += 1;
     let mp = m as *const M as usize;
@@ -476,6 +532,7 @@ fn mstart(m: *mut M) -> ! {
     stack::ensure_signal_stack();
     // SAFETY: Ms live forever.
     let m = unsafe { &*m };
+    m.tid.store(gettid(), Relaxed);
     take_nextp(m);
     let s = sched();
     loop {
@@ -598,7 +655,35 @@ fn schedule(s: &'static Sched, m: &'static M) {
     if m.spinning.load(Relaxed) {
         resetspinning(s, m);
     }
+    // SAFETY: records live forever; lockedm is stable while g is queued.
+    let locked = unsafe { (*g).lockedm.load(Relaxed) };
+    if !locked.is_null() && !ptr::eq(locked, m) {
+        // SAFETY: an M wired to a goroutine lives and waits for it.
+        return startlockedm(m, unsafe { &*locked });
+    }
     execute(s, m, g);
+}
+
+/// g is wired to `locked`: give it this M's P and let `locked` run it
+/// (Go's startlockedm); this M goes idle.
+fn startlockedm(m: &M, locked: &M) {
+    let p = releasep(m);
+    locked.nextp.store(p as *const P as *mut P, Release);
+    locked.park.store(1, Release);
+    futex_wake(&locked.park);
+}
+
+/// This M's goroutine is wired to it and stopped: hand the P off and sleep
+/// until `startlockedm` brings a P to run it again (Go's stoplockedm).
+fn stoplockedm(s: &'static Sched, m: &'static M) {
+    if !m.p.get().is_null() {
+        handoffp(s, releasep(m));
+    }
+    while m.park.load(Acquire) == 0 {
+        futex_wait(&m.park, 0, None);
+    }
+    m.park.store(0, Relaxed);
+    take_nextp(m);
 }
 
 fn resetspinning(s: &'static Sched, m: &M) {
@@ -614,11 +699,13 @@ fn become_spinning(s: &Sched, m: &M) {
 
 /// Runs `g` on this M until it switches out, then carries out its action.
 fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
+    let mut g = g;
     loop {
         // SAFETY: m holds a P (findrunnable, or re-acquired below).
         let p = unsafe { &*m.p.get() };
         p.schedtick
             .store(p.schedtick.load(Relaxed).wrapping_add(1), Relaxed);
+        p.preempt.store(false, Relaxed);
         // SAFETY: we dequeued g (or it is ours again): we own it now.
         unsafe {
             (*g).status.store(G_RUNNING, Relaxed);
@@ -633,26 +720,30 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
             asm::switch(m.g0_sp.get(), *(*g).sp.get());
         }
         m.curg.set(ptr::null_mut());
+        // The P may be gone (sysmon took it while g ran): then g's next
+        // stop queues it globally and this M goes idle in `schedule`.
+        let p = m.p.get();
+        // SAFETY: Ps live as long as the scheduler.
+        let p = (!p.is_null()).then(|| unsafe { &*p });
         let again = match m.action.replace(Action::None) {
             Action::Yield => {
-                // SAFETY: g switched out; we own it until it is queued.
-                unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
-                runqput(s, current_p(m), g, false);
+                make_runnable(s, p, g);
                 false
             }
-            Action::Park(commit) => park_m(g, commit),
+            Action::Preempted => {
+                make_runnable(s, None, g);
+                false
+            }
+            Action::Park(commit) => park_m(s, p, g, commit),
             Action::Exit => {
-                gfput(s, current_p(m), g);
+                // A goroutine that exits wired to its thread unwires it.
+                // SAFETY: g is dead and ours.
+                unsafe { (*g).lockedm.store(ptr::null_mut(), Relaxed) };
+                m.lockedg.set(ptr::null_mut());
+                gfput(s, p, g);
                 false
             }
             Action::Blocking(f) => blocking_m(s, m, g, f),
-            Action::LostP => {
-                // SAFETY: g switched out; we own it until it is queued.
-                unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
-                globrunqput(s, &mut s.lock.lock(), g);
-                wakep(s);
-                false
-            }
             Action::None => crate::os::fatal(
                 "schedule",
                 "goroutine switched out without an action",
@@ -660,7 +751,25 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
             ),
         };
         if !again {
-            return;
+            let locked = m.lockedg.get();
+            if locked.is_null() {
+                return;
+            }
+            stoplockedm(s, m);
+            g = locked;
+        }
+    }
+}
+
+/// g (switched out, ours) goes back to a run queue: p's, or the global one.
+fn make_runnable(s: &'static Sched, p: Option<&P>, g: *mut G) {
+    // SAFETY: g switched out; we own it until it is queued.
+    unsafe { (*g).status.store(G_RUNNABLE, Relaxed) };
+    match p {
+        Some(p) => runqput(s, p, g, false),
+        None => {
+            globrunqput(s, &mut s.lock.lock(), g);
+            wakep(s);
         }
     }
 }
@@ -670,8 +779,14 @@ fn current_p(m: &M) -> &'static P {
     unsafe { &*m.p.get() }
 }
 
-/// WAITING, then the commit; true if the park was cancelled (run g again).
-fn park_m(g: *mut G, commit: *mut (dyn FnMut() -> bool + 'static)) -> bool {
+/// WAITING, then the commit; true if the park was cancelled and g runs
+/// again on this M.
+fn park_m(
+    s: &'static Sched,
+    p: Option<&P>,
+    g: *mut G,
+    commit: *mut (dyn FnMut() -> bool + 'static),
+) -> bool {
     // SAFETY: g is switched out and ours until WAITING is published; the
     // commit closure lives in g's frame, which stays put while g is parked.
     unsafe {
@@ -680,6 +795,10 @@ fn park_m(g: *mut G, commit: *mut (dyn FnMut() -> bool + 'static)) -> bool {
             return false;
         }
         (*g).status.store(G_RUNNING, Relaxed);
+    }
+    if p.is_none() {
+        make_runnable(s, None, g);
+        return false;
     }
     true
 }
@@ -692,8 +811,10 @@ fn blocking_m(
     g: *mut G,
     f: *mut (dyn FnMut() + 'static),
 ) -> bool {
-    let p = releasep(m);
-    handoffp(s, p);
+    if !m.p.get().is_null() {
+        let p = releasep(m);
+        handoffp(s, p);
+    }
     // SAFETY: `f` lives in g's frame, which waits for this call to finish.
     unsafe { (*f)() };
     let idle = pidleget(s, &mut s.lock.lock());
@@ -713,8 +834,9 @@ fn blocking_m(
 fn findrunnable(s: &'static Sched, m: &'static M) -> *mut G {
     'top: loop {
         let p = current_p(m);
-        let now = nanotime();
-        p.timers.run(now);
+        if p.timers.earliest() != 0 {
+            p.timers.run(nanotime());
+        }
         if p.schedtick.load(Relaxed) % GLOBAL_QUEUE_TICK == 0 && s.runqsize.load(Relaxed) > 0 {
             if let Some(g) = globrunqget(s, &mut s.lock.lock(), p, 1) {
                 return g;
@@ -739,7 +861,7 @@ fn findrunnable(s: &'static Sched, m: &'static M) -> *mut G {
             if !m.spinning.load(Relaxed) {
                 become_spinning(s, m);
             }
-            if let Some(g) = steal_work(s, p, now) {
+            if let Some(g) = steal_work(s, p) {
                 return g;
             }
         }
@@ -890,8 +1012,9 @@ pub(crate) fn sysmon_netpoll(s: &'static Sched) {
 
 /// Steals half of another P's run queue, or runs its due timers (Go's
 /// stealWork): four passes over the Ps in a random order.
-fn steal_work(s: &'static Sched, p: &'static P, now: u64) -> Option<*mut G> {
+fn steal_work(s: &'static Sched, p: &'static P) -> Option<*mut G> {
     let n = s.allp.len();
+    let now = nanotime();
     for pass in 0..4 {
         let start = fastrand() as usize % n;
         let step = coprime_step(n, fastrand() as usize);
@@ -1015,6 +1138,13 @@ fn runqget(p: &P) -> Option<*mut G> {
             return Some(g);
         }
     }
+}
+
+/// Entries in p's ring (a hint when read by others).
+fn runq_len(p: &P) -> u32 {
+    p.runq_tail
+        .load(Relaxed)
+        .wrapping_sub(p.runq_head.load(Relaxed))
 }
 
 pub(crate) fn runq_empty(p: &P) -> bool {
@@ -1144,10 +1274,14 @@ fn pidleget(s: &Sched, l: &mut SchedLocked) -> Option<&'static P> {
 
 // ---- free goroutine records -------------------------------------------
 
-fn gfput(s: &Sched, p: &P, g: *mut G) {
+fn gfput(s: &Sched, p: Option<&P>, g: *mut G) {
     // SAFETY: g is dead and ours; the P's list is the owner's.
     unsafe {
         (*g).status.store(G_DEAD, Relaxed);
+        let Some(p) = p else {
+            s.lock.lock().gfree.push(g);
+            return;
+        };
         let local = &mut *p.gfree.get();
         local.push(g);
         if local.len() > GFREE_LOCAL_MAX {
@@ -1160,9 +1294,9 @@ fn gfput(s: &Sched, p: &P, g: *mut G) {
 
 fn gfget_global(s: &Sched) -> *mut G {
     let mut l = s.lock.lock();
-    let g = l.gfree.pop();
+    let g = l.gfree.pop().or_else(|| l.gfree_clean.pop());
     l.gfree_low = l.gfree_low.min(l.gfree.len());
-    g.unwrap_or_else(G::new)
+    g.unwrap_or_else(G::alloc)
 }
 
 fn gfget(s: &Sched, p: &P) -> *mut G {
@@ -1174,23 +1308,36 @@ fn gfget(s: &Sched, p: &P) -> *mut G {
         let from = l.gfree.len() - take;
         local.extend(l.gfree.drain(from..));
         l.gfree_low = l.gfree_low.min(l.gfree.len());
+        if local.is_empty() {
+            let take = l.gfree_clean.len().min(GFREE_LOCAL_MAX / 2);
+            let from = l.gfree_clean.len() - take;
+            local.extend(l.gfree_clean.drain(from..));
+        }
     }
-    local.pop().unwrap_or_else(G::new)
+    local.pop().unwrap_or_else(G::alloc)
 }
 
 /// Releases the stack pages of free goroutines that stayed in the global
-/// list since the last call (the list's low-water mark); returns how many.
+/// list since the last call (below the list's low-water mark); they move to
+/// the list of clean ones. The madvise calls run without the lock, on
+/// records taken out of the list meanwhile. Returns how many.
 pub(crate) fn scavenge_stacks(s: &Sched) -> usize {
-    let mut l = s.lock.lock();
-    let low = l.gfree_low.min(l.gfree.len());
-    for &g in &l.gfree[..low] {
-        // SAFETY: free records are ours under the lock; their stacks unused.
-        if let Some(st) = unsafe { &*(*g).stack.get() } {
-            st.release_pages();
-        }
-    }
-    l.gfree_low = l.gfree.len();
-    low
+    let idle: Vec<*mut G> = {
+        let mut l = s.lock.lock();
+        let low = l.gfree_low.min(l.gfree.len());
+        let idle = l.gfree.drain(..low).collect();
+        l.gfree_low = l.gfree.len();
+        idle
+    };
+    // SAFETY: the records are out of every list: ours, their stacks unused.
+    let mut stacks: Vec<stack::Stack> = idle
+        .iter()
+        .filter_map(|&g| unsafe { *(*g).stack.get() })
+        .collect();
+    stack::release_all(&mut stacks);
+    let n = idle.len();
+    s.lock.lock().gfree_clean.extend(idle);
+    n
 }
 
 // ---- futex -------------------------------------------------------------
@@ -1231,4 +1378,53 @@ pub(crate) fn futex_wake_addr(word: *mut u32) {
             1,
         )
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// After every switch the runtime's view of "this thread" is re-read:
+    /// the M found through the thread-local is the thread actually running,
+    /// and the goroutine is the same one, though it may have moved.
+    #[test]
+    fn the_runtime_rereads_its_thread_after_every_switch() {
+        const GS: usize = 16;
+        const SWITCHES: usize = 2_000;
+        let moved = Arc::new(AtomicUsize::new(0));
+        let wg = Arc::new(super::super::WaitGroup::new());
+        wg.add(GS as i64);
+        for _ in 0..GS {
+            let (moved, wg) = (moved.clone(), wg.clone());
+            go(move || {
+                let me = current_g().expect("a goroutine");
+                let mut tid = gettid();
+                for i in 0..SWITCHES {
+                    if i % 3 == 0 {
+                        super::super::sleep(std::time::Duration::from_micros(10));
+                    } else {
+                        yield_now();
+                    }
+                    assert_eq!(current_g(), Some(me));
+                    // SAFETY: on a goroutine, this_m is this thread's M.
+                    let m = unsafe { &*this_m() };
+                    assert_eq!(m.tid.load(Relaxed), gettid(), "stale M after a switch");
+                    assert_eq!(m.curg.get(), me.0);
+                    if gettid() != tid {
+                        moved.fetch_add(1, Relaxed);
+                        tid = gettid();
+                    }
+                }
+                wg.done();
+            });
+        }
+        wg.wait();
+        if maxprocs() > 1 {
+            assert!(
+                moved.load(Relaxed) > 0,
+                "no goroutine ever changed threads: the check proved nothing"
+            );
+        }
+    }
 }

@@ -32,6 +32,9 @@ pub(crate) struct G {
     /// Link in the global run queue or the global free list (under
     /// `sched.lock`).
     pub schedlink: Cell<*mut G>,
+    /// The M this G is wired to (`lock_os_thread`), or null. Written only by
+    /// the G itself while running.
+    pub lockedm: AtomicPtr<M>,
 }
 
 // SAFETY: every field is either atomic or handed between threads through a
@@ -41,7 +44,7 @@ unsafe impl Sync for G {}
 unsafe impl Send for G {}
 
 impl G {
-    pub(crate) fn new() -> *mut G {
+    pub(crate) fn alloc() -> *mut G {
         Box::into_raw(Box::new(G {
             sp: UnsafeCell::new(0),
             status: AtomicU32::new(G_IDLE),
@@ -49,6 +52,7 @@ impl G {
             stack: UnsafeCell::new(None),
             entry: UnsafeCell::new(None),
             schedlink: Cell::new(ptr::null_mut()),
+            lockedm: AtomicPtr::new(ptr::null_mut()),
         }))
     }
 }
@@ -59,14 +63,14 @@ pub(crate) enum Action {
     None,
     /// Back to the run queue (yield_now).
     Yield,
+    /// Back to the global run queue (sysmon asked the P's goroutine to stop).
+    Preempted,
     /// WAITING, then run the commit closure (gopark).
     Park(*mut (dyn FnMut() -> bool + 'static)),
     /// The goroutine ended.
     Exit,
     /// Give the P away, run the closure here on g0, then resume (blocking).
     Blocking(*mut (dyn FnMut() + 'static)),
-    /// The P was retaken and none is idle: RUNNABLE on the global queue.
-    LostP,
 }
 
 /// An OS thread.
@@ -86,6 +90,11 @@ pub(crate) struct M {
     pub action: Cell<Action>,
     /// Link in the idle M list (under `sched.lock`).
     pub schedlink: Cell<*mut M>,
+    /// The goroutine wired to this M (`lock_os_thread`), or null: the M
+    /// then runs only it, and sleeps while it waits.
+    pub lockedg: Cell<*mut G>,
+    /// The OS thread id (for checks).
+    pub tid: AtomicU32,
 }
 
 // SAFETY: the Cell fields are used only by the M's own thread; the rest
@@ -114,6 +123,9 @@ pub(crate) struct P {
     pub runnext: AtomicPtr<G>,
     /// Incremented by the owner on every goroutine started; sysmon reads it.
     pub schedtick: AtomicU32,
+    /// Set by sysmon when the running goroutine has run 10 ms; the next
+    /// safe point (`go`) yields to the global queue (Go's preempt flag).
+    pub preempt: AtomicBool,
     /// Sysmon's view: last schedtick seen and when (nanotime).
     pub sysmon_tick: AtomicU32,
     pub sysmon_when: AtomicU64,
@@ -139,6 +151,7 @@ impl P {
             runq: [const { AtomicPtr::new(ptr::null_mut()) }; RUNQ_SIZE],
             runnext: AtomicPtr::new(ptr::null_mut()),
             schedtick: AtomicU32::new(0),
+            preempt: AtomicBool::new(false),
             sysmon_tick: AtomicU32::new(0),
             sysmon_when: AtomicU64::new(0),
             gfree: UnsafeCell::new(Vec::new()),
@@ -160,6 +173,8 @@ pub(crate) struct SchedLocked {
     pub gfree: Vec<*mut G>,
     /// Lowest length of `gfree` since sysmon last scavenged it.
     pub gfree_low: usize,
+    /// Free Gs whose stack pages sysmon released.
+    pub gfree_clean: Vec<*mut G>,
 }
 
 // SAFETY: the raw pointers name records that live forever.

@@ -29,7 +29,7 @@
 //! Slots are never returned to the reservation: a dead goroutine keeps its
 //! stack in its P's free list (hot, touched pages kept), then in the global
 //! free list, where sysmon releases the pages of stacks that stayed there a
-//! whole period (`release_pages`).
+//! whole period (`release_all`).
 
 use crate::lock::Mutex;
 use crate::os;
@@ -56,19 +56,6 @@ impl Stack {
     pub(crate) fn overflowed(&self) -> bool {
         // SAFETY: lo is the first word of this stack's usable memory.
         self.canary && unsafe { (self.lo as *const u64).read_volatile() } != CANARY
-    }
-
-    /// Hands the stack's pages back to the OS; they read as zero again.
-    pub(crate) fn release_pages(&self) {
-        // SAFETY: the stack is not in use (pooled), the range is ours.
-        unsafe {
-            libc::madvise(
-                self.lo as *mut libc::c_void,
-                self.hi - self.lo,
-                libc::MADV_DONTNEED,
-            )
-        };
-        self.write_canary();
     }
 
     fn write_canary(&self) {
@@ -154,6 +141,11 @@ fn reserve() -> bool {
     false
 }
 
+/// How many stacks were ever carved (each stack is reused after that).
+pub fn stacks_carved() -> usize {
+    SLOTS.lock().next
+}
+
 /// A fresh stack, or `None` if the reservation is exhausted.
 pub(crate) fn alloc() -> Option<Stack> {
     let mut s = SLOTS.lock();
@@ -211,6 +203,26 @@ fn install_guard(s: &mut Slots, page: usize) -> bool {
     let r = unsafe { libc::mprotect(page as *mut libc::c_void, PAGE, libc::PROT_NONE) };
     s.mprotect_guards += (r == 0) as usize;
     r == 0
+}
+
+/// Hands the pages of unused stacks back to the OS (they read as zero
+/// again), one `madvise` per run of neighbouring slots: guard pages inside
+/// a run keep their guard (`MADV_DONTNEED` leaves guard markers and
+/// `PROT_NONE` in place).
+pub(crate) fn release_all(stacks: &mut [Stack]) {
+    stacks.sort_unstable_by_key(|s| s.lo);
+    let mut i = 0;
+    while i < stacks.len() {
+        let mut j = i + 1;
+        while j < stacks.len() && stacks[j].lo == stacks[j - 1].hi + PAGE {
+            j += 1;
+        }
+        let (lo, hi) = (stacks[i].lo, stacks[j - 1].hi);
+        // SAFETY: the stacks are not in use (pooled); the range is ours.
+        unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED) };
+        stacks[i..j].iter().for_each(Stack::write_canary);
+        i = j;
+    }
 }
 
 /// Takes the slot lock before a fork (see `proc::fork_prepare`).

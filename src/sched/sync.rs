@@ -52,7 +52,10 @@ impl<T: ?Sized> Mutex<T> {
         {
             self.lock_slow();
         }
-        MutexGuard { m: self }
+        MutexGuard {
+            m: self,
+            _marker: core::marker::PhantomData,
+        }
     }
 
     /// Takes the lock if it is free.
@@ -60,7 +63,10 @@ impl<T: ?Sized> Mutex<T> {
         self.state
             .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
             .ok()
-            .map(|_| MutexGuard { m: self })
+            .map(|_| MutexGuard {
+                m: self,
+                _marker: core::marker::PhantomData,
+            })
     }
 
     #[cold]
@@ -92,9 +98,12 @@ impl<T: Default> Default for Mutex<T> {
     }
 }
 
-/// Holds a `Mutex`; unlocks when dropped.
+/// Holds a `Mutex`; unlocks when dropped. It may move to another thread
+/// with its goroutine (it names no thread); sharing it shares `&T`, so it
+/// is `Sync` only for `T: Sync` (the marker).
 pub struct MutexGuard<'a, T: ?Sized> {
     m: &'a Mutex<T>,
+    _marker: core::marker::PhantomData<&'a mut T>,
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {

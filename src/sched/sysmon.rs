@@ -2,11 +2,14 @@
 //! scheduler.
 //!
 //! Every 20 µs (backing off to 10 ms while it finds nothing to do) it:
-//! - retakes Ps: a P whose goroutine has run user code for 10 ms without a
-//!   scheduling point (a hog, or a goroutine blocked in a system call that
-//!   did not use `blocking`), while other work waits (its local queue, the
-//!   global queue or a due timer), is taken with a CAS `USER→IDLE` of its
-//!   status word and handed to another M (`handoffp`);
+//! - preempts: a P whose goroutine has run user code for 10 ms without a
+//!   scheduling point gets its `preempt` flag set; the goroutine's next safe
+//!   point (`go`) puts it on the global queue (Go's preemption request);
+//! - retakes Ps: if 10 ms later the goroutine still runs (a hog, or a
+//!   goroutine blocked in a system call that did not use `blocking`), while
+//!   other work waits (its local queue, the global queue or a due timer),
+//!   the P is taken with a CAS `USER→IDLE` of its status word and handed to
+//!   another M (`handoffp`);
 //! - polls the network if no M has for 10 ms;
 //! - wakes an M for overdue timers;
 //! - once a second, releases the pages of stacks in the global free list
@@ -80,7 +83,12 @@ fn retake(s: &'static Sched, now: u64) -> usize {
             p.sysmon_when.store(now, Relaxed);
             continue;
         }
-        if now - p.sysmon_when.load(Relaxed) < FORCE_PREEMPT_NS {
+        let ran = now - p.sysmon_when.load(Relaxed);
+        if ran < FORCE_PREEMPT_NS {
+            continue;
+        }
+        if ran < 2 * FORCE_PREEMPT_NS {
+            p.preempt.store(true, Relaxed);
             continue;
         }
         let timers_due = p.timers.earliest() != 0 && p.timers.earliest() <= now;

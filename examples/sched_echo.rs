@@ -1,0 +1,102 @@
+//! A TCP echo server on loopback, one goroutine per connection, and as many
+//! client goroutines, each making ROUNDS round trips of a 64-byte message
+//! and checking every echo. Peer of workloads/goroutines/echo.go. Bounded:
+//! every connection has a 60 s deadline; traffic stays on 127.0.0.1.
+//!
+//! Usage: sched_echo [CONNECTIONS [ROUNDS]]  (defaults 1000, 100)
+//! stdout: `echo: C connections x R round trips of 64 bytes, all intact`;
+//! stderr: `metric round_trips_per_s ...`, `metric p50_us ...`, `metric p99_us ...`.
+
+#[path = "sched_common/mod.rs"]
+mod common;
+
+use goheap::net::{TcpListener, TcpStream};
+use goheap::sched::{Mutex, WaitGroup};
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static GLOBAL: goheap::GoHeap = goheap::GoHeap;
+
+const MESSAGE: usize = 64;
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn serve(l: TcpListener) {
+    for conn in l.incoming() {
+        let Ok(mut conn) = conn else { return };
+        goheap::go(move || {
+            conn.set_read_deadline(Some(Instant::now() + DEADLINE));
+            conn.set_write_deadline(Some(Instant::now() + DEADLINE));
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = conn.read(&mut buf) {
+                if conn.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn client(addr: std::net::SocketAddr, id: usize, rounds: usize) -> std::io::Result<Vec<Duration>> {
+    let mut conn = TcpStream::connect(addr)?;
+    conn.set_read_deadline(Some(Instant::now() + DEADLINE));
+    conn.set_write_deadline(Some(Instant::now() + DEADLINE));
+    let (mut out, mut back) = ([0u8; MESSAGE], [0u8; MESSAGE]);
+    let mut latencies = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = (id * 31 + r * 7 + i) as u8;
+        }
+        let start = Instant::now();
+        conn.write_all(&out)?;
+        conn.read_exact(&mut back)?;
+        latencies.push(start.elapsed());
+        if back != out {
+            return Err(std::io::Error::other(format!(
+                "connection {id} round {r}: echo differs"
+            )));
+        }
+    }
+    Ok(latencies)
+}
+
+fn main() {
+    let (connections, rounds) = (common::count_arg(1, 1000), common::count_arg(2, 100));
+    let l = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let addr = l.local_addr().unwrap();
+    goheap::go(move || serve(l));
+    let start = Instant::now();
+    let all = Arc::new(Mutex::new(Vec::with_capacity(connections * rounds)));
+    let failed = Arc::new(Mutex::new(None));
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(connections as i64);
+    for c in 0..connections {
+        let (all, failed, wg) = (all.clone(), failed.clone(), wg.clone());
+        goheap::go(move || {
+            match client(addr, c, rounds) {
+                Ok(l) => all.lock().extend(l),
+                Err(e) => *failed.lock() = Some(e),
+            }
+            wg.done();
+        });
+    }
+    wg.wait();
+    let elapsed = start.elapsed();
+    if let Some(e) = failed.lock().take() {
+        eprintln!("echo: {e}");
+        std::process::exit(1);
+    }
+    let mut all = std::mem::take(&mut *all.lock());
+    all.sort_unstable();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "echo: {connections} connections x {rounds} round trips of {MESSAGE} bytes, all intact"
+    );
+    eprintln!(
+        "metric round_trips_per_s {:.0}",
+        all.len() as f64 / elapsed.as_secs_f64()
+    );
+    eprintln!("metric p50_us {:.1}", us(all[all.len() / 2]));
+    eprintln!("metric p99_us {:.1}", us(all[all.len() * 99 / 100]));
+}

@@ -1,0 +1,292 @@
+//! Whole-process behaviour of the scheduler, each case in a child process
+//! (this test binary run again with `SCHED_CHILD=<case>`): stack overflow
+//! and panic messages, fork with a running scheduler, fairness against
+//! goroutines that never yield, blocking hand-off, thread wiring, stack
+//! reuse. A child that hangs fails the test after `LIMIT`.
+
+use goheap::sched::WaitGroup;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs this binary's test `case` as a child with `env`; kills it after LIMIT.
+fn run_child(case: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env("SCHED_CHILD", case)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > LIMIT {
+            child.kill().unwrap();
+            panic!("child {case} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_child_ok(case: &str, env: &[(&str, &str)]) {
+    let o = run_child(case, env);
+    assert!(
+        o.status.success(),
+        "child {case}: {:?}\n{}",
+        o.status,
+        stderr(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("child done"),
+        "child {case} did not finish"
+    );
+}
+
+/// The child side: runs the case named by SCHED_CHILD.
+#[test]
+fn child() {
+    let Ok(case) = std::env::var("SCHED_CHILD") else {
+        return;
+    };
+    match case.as_str() {
+        "overflow" => overflow(),
+        "panic" => wait_for(|| panic!("boom in a goroutine")),
+        "fork" => fork_child(),
+        "hogs" => hogs(),
+        "blocking" => blocking_hand_off(),
+        "locked" => locked_thread(),
+        "stacks" => stack_reuse(),
+        _ => panic!("unknown case {case}"),
+    }
+    println!("child done");
+}
+
+fn wait_for(f: impl FnOnce() + Send + 'static) {
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(1);
+    let w = wg.clone();
+    goheap::go(move || {
+        f();
+        w.done();
+    });
+    wg.wait();
+}
+
+#[inline(never)]
+fn recurse(n: u64) -> u64 {
+    let frame = [n; 32];
+    std::hint::black_box(&frame);
+    if n == u64::MAX {
+        return 0;
+    }
+    recurse(n + 1) + frame[7]
+}
+
+fn overflow() {
+    wait_for(|| {
+        std::hint::black_box(recurse(0));
+    });
+}
+
+#[test]
+fn stack_overflow_ends_with_the_goroutine_message() {
+    let o = run_child("overflow", &[]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("goheap: goroutine ") && err.contains(" stack overflow"),
+        "stderr: {err}"
+    );
+}
+
+#[test]
+fn a_panic_is_reported_with_the_goroutine_id() {
+    let o = run_child("panic", &[]);
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("goheap: goroutine ") && err.contains("panicked: boom in a goroutine"),
+        "stderr: {err}"
+    );
+}
+
+fn run_goroutines(n: usize) -> usize {
+    let wg = Arc::new(WaitGroup::new());
+    let count = Arc::new(AtomicUsize::new(0));
+    wg.add(n as i64);
+    for _ in 0..n {
+        let (wg, count) = (wg.clone(), count.clone());
+        goheap::go(move || {
+            goheap::yield_now();
+            count.fetch_add(1, Ordering::Relaxed);
+            wg.done();
+        });
+    }
+    wg.wait();
+    count.load(Ordering::Relaxed)
+}
+
+/// Forks while goroutines run; the child starts its own scheduler.
+fn fork_child() {
+    let busy = Arc::new(AtomicBool::new(true));
+    for _ in 0..4 {
+        let busy = busy.clone();
+        goheap::go(move || {
+            while busy.load(Ordering::Relaxed) {
+                goheap::yield_now();
+            }
+        });
+    }
+    assert_eq!(run_goroutines(1000), 1000);
+    // SAFETY: fork in a test process; the child only runs goheap code and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let ok = run_goroutines(1000) == 1000;
+        // SAFETY: leaving the child without running the parent's test harness.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "fork child failed: {status}"
+    );
+    busy.store(false, Ordering::Relaxed);
+    assert_eq!(run_goroutines(1000), 1000);
+}
+
+#[test]
+fn fork_with_a_running_scheduler() {
+    assert_child_ok("fork", &[]);
+}
+
+/// As many goroutines as Ps spin without a scheduling point until another
+/// goroutine flips a flag: that one runs only because sysmon hands a hog's
+/// P to another thread.
+fn hogs() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let wg = Arc::new(WaitGroup::new());
+    let procs = goheap::sched::gomaxprocs();
+    wg.add(procs as i64);
+    for _ in 0..procs {
+        let (stop, wg) = (stop.clone(), wg.clone());
+        goheap::go(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+            wg.done();
+        });
+    }
+    std::thread::sleep(Duration::from_millis(50)); // the hogs hold every P
+    let s = stop.clone();
+    goheap::go(move || s.store(true, Ordering::Relaxed));
+    wg.wait();
+}
+
+#[test]
+fn spinning_goroutines_do_not_starve_others() {
+    assert_child_ok("hogs", &[]);
+    assert_child_ok("hogs", &[("GOHEAP_MAXPROCS", "1")]);
+}
+
+/// Every P's goroutine sits in `blocking` until another goroutine runs.
+fn blocking_hand_off() {
+    let procs = goheap::sched::gomaxprocs();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let rx = Arc::new(std::sync::Mutex::new(rx));
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(procs as i64);
+    for _ in 0..procs {
+        let (rx, wg) = (rx.clone(), wg.clone());
+        goheap::go(move || {
+            goheap::blocking(|| {
+                rx.lock()
+                    .unwrap()
+                    .recv_timeout(LIMIT)
+                    .expect("the other goroutine never ran")
+            });
+            wg.done();
+        });
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    goheap::go(move || {
+        for _ in 0..procs {
+            tx.send(()).unwrap();
+        }
+    });
+    wg.wait();
+}
+
+#[test]
+fn blocking_hands_the_p_off() {
+    assert_child_ok("blocking", &[]);
+    assert_child_ok("blocking", &[("GOHEAP_MAXPROCS", "1")]);
+}
+
+thread_local!(static TAG: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
+
+/// A wired goroutine keeps its thread (and its thread-locals) across every
+/// kind of switch while others run around it.
+fn locked_thread() {
+    let wg = Arc::new(WaitGroup::new());
+    let m = Arc::new(goheap::sched::Mutex::new(0));
+    wg.add(8);
+    for k in 1..=8usize {
+        let (wg, m) = (wg.clone(), m.clone());
+        goheap::go(move || {
+            goheap::lock_os_thread();
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() };
+            TAG.with(|t| t.set(k));
+            for i in 0..200 {
+                match i % 3 {
+                    0 => goheap::yield_now(),
+                    1 => goheap::sleep(Duration::from_micros(50)),
+                    _ => *m.lock() += 1,
+                }
+                // SAFETY: as above.
+                assert_eq!(unsafe { libc::gettid() }, tid, "wired goroutine moved");
+                assert_eq!(TAG.with(|t| t.get()), k);
+            }
+            goheap::unlock_os_thread();
+            wg.done();
+        });
+    }
+    assert_eq!(run_goroutines(2000), 2000);
+    wg.wait();
+}
+
+#[test]
+fn lock_os_thread_keeps_the_thread() {
+    assert_child_ok("locked", &[]);
+    assert_child_ok("locked", &[("GOHEAP_MAXPROCS", "1")]);
+}
+
+/// Waves of goroutines that end before the next wave: stacks come back.
+fn stack_reuse() {
+    for _ in 0..50 {
+        assert_eq!(run_goroutines(1000), 1000);
+    }
+    let carved = goheap::sched::stacks_carved();
+    assert!(
+        carved < 5000,
+        "50000 goroutines in waves of 1000 carved {carved} stacks"
+    );
+    assert!(goheap::sched::goroutines_started() >= 50_000);
+}
+
+#[test]
+fn stacks_are_reused() {
+    assert_child_ok("stacks", &[]);
+}
