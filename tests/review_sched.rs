@@ -150,3 +150,58 @@ fn a_goroutine_mutex_guard_may_be_released_on_another_thread() {
     wg.wait();
     assert_eq!(*m.lock(), 800);
 }
+
+static DUPLICATES: AtomicUsize = AtomicUsize::new(0);
+static ALLOC_MIGRATIONS: AtomicUsize = AtomicUsize::new(0);
+
+fn allocate_across_switches(keep_looking: &dyn Fn() -> bool) {
+    mutate(|mu| {
+        let mut mine = Vec::new();
+        let mut n = 0u64;
+        let start = this_thread();
+        while keep_looking() && n < 400 {
+            for _ in 0..16 {
+                mine.push(Gc::new(mu, [n; 2]));
+                n += 1;
+            }
+            switch_a_lot();
+        }
+        if this_thread() != start {
+            ALLOC_MIGRATIONS.fetch_add(1, Ordering::SeqCst);
+        }
+        let bad = mine
+            .iter()
+            .enumerate()
+            .filter(|(i, g)| ***g != [*i as u64; 2])
+            .count();
+        DUPLICATES.fetch_add(bad, Ordering::SeqCst);
+    });
+}
+
+#[test]
+fn objects_allocated_across_switches_stay_distinct() {
+    run_with_stealing(16, allocate_across_switches);
+    eprintln!(
+        "{} scopes ended on another thread",
+        ALLOC_MIGRATIONS.load(Ordering::SeqCst)
+    );
+    assert_eq!(DUPLICATES.load(Ordering::SeqCst), 0, "objects overwritten");
+}
+
+#[test]
+fn runtime_calls_inside_blocking_behave_as_on_a_plain_thread() {
+    let (done_tx, done_rx) = goheap::chan::<u32>(0);
+    goheap::go(move || {
+        let got = goheap::blocking(|| {
+            goheap::yield_now();
+            goheap::sleep(Duration::from_millis(1));
+            let inner = goheap::blocking(|| 5u32);
+            let (tx, rx) = goheap::chan::<u32>(0);
+            goheap::go(move || tx.send(inner + 1).unwrap());
+            rx.recv().unwrap()
+        });
+        goheap::yield_now();
+        done_tx.send(got).unwrap();
+    });
+    assert_eq!(done_rx.recv_timeout(Duration::from_secs(10)), Ok(6));
+}
