@@ -396,3 +396,70 @@ fn a_scoped_thread_may_use_handles_while_another_thread_collects() {
         assert_eq!(v.len(), 64);
     });
 }
+
+// ---------------------------------------------------------------------
+// Finding: `GcCell` is `Sync` with an atomic flag, but a failed `borrow`
+// first adds 1 and only then undoes it: while a writer holds -1, the
+// failed reader's +1 makes the flag 0 for a moment, and another thread's
+// `borrow` (0 -> 1) or `borrow_mut` (CAS 0 -> -1) succeeds next to the
+// writer: aliasing `&mut`, a data race from safe code.
+
+static WRITERS: AtomicUsize = AtomicUsize::new(0);
+static OVERLAPS: AtomicUsize = AtomicUsize::new(0);
+
+fn quietly<R>(f: impl FnOnce() -> R) -> Option<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
+#[test]
+#[ignore = "finding: GcCell's flag protocol (fetch_add then undo on failure) lets a borrow or borrow_mut succeed while another thread holds borrow_mut"]
+fn gc_cell_borrows_never_overlap_across_threads() {
+    use goheap::gc::GcCell;
+    let _s = serial();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    mutate(|mu| {
+        let cell = Gc::new(mu, GcCell::new(0u64));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        std::thread::scope(|s| {
+            // Writers hold borrow_mut for a while; readers hammer borrow:
+            // a failed reader's +1 opens the window for the next one.
+            for _ in 0..2 {
+                s.spawn(move || {
+                    while Instant::now() < deadline && OVERLAPS.load(Ordering::Relaxed) == 0 {
+                        quietly(|| {
+                            let mut w = cell.borrow_mut(mu);
+                            if WRITERS.fetch_add(1, Ordering::SeqCst) != 0 {
+                                OVERLAPS.fetch_add(1, Ordering::SeqCst);
+                            }
+                            for _ in 0..200 {
+                                std::hint::spin_loop();
+                            }
+                            *w += 1;
+                            WRITERS.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    }
+                });
+            }
+            for _ in 0..3 {
+                s.spawn(move || {
+                    while Instant::now() < deadline && OVERLAPS.load(Ordering::Relaxed) == 0 {
+                        quietly(|| {
+                            let r = cell.borrow();
+                            if WRITERS.load(Ordering::SeqCst) != 0 {
+                                OVERLAPS.fetch_add(1, Ordering::SeqCst);
+                            }
+                            let _ = *r;
+                        });
+                    }
+                });
+            }
+        });
+    });
+    std::panic::set_hook(hook);
+    assert_eq!(
+        OVERLAPS.load(Ordering::SeqCst),
+        0,
+        "a GcCell was borrowed next to a live borrow_mut"
+    );
+}
