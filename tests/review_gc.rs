@@ -463,3 +463,38 @@ fn gc_cell_borrows_never_overlap_across_threads() {
         "a GcCell was borrowed next to a live borrow_mut"
     );
 }
+
+// ---------------------------------------------------------------------
+// Finding (liveness): a cleanup that calls the safe
+// `raw::wait_for_finalizers` waits for itself (`running` stays true): the
+// finalizer thread hangs, and no later Drop or cleanup ever runs.
+
+static WAITING_CLEANUP_DONE: AtomicBool = AtomicBool::new(false);
+
+#[test]
+#[ignore = "finding: raw::wait_for_finalizers called from a cleanup (on the finalizer thread) deadlocks the finalizer thread"]
+fn a_cleanup_may_wait_for_finalizers() {
+    if in_child() {
+        mutate(|mu| {
+            Gc::new(mu, 9u8).add_cleanup(mu, (), |()| {
+                raw::wait_for_finalizers();
+                WAITING_CLEANUP_DONE.store(true, Ordering::SeqCst);
+            });
+        });
+        raw::collect();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !WAITING_CLEANUP_DONE.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::process::exit(if WAITING_CLEANUP_DONE.load(Ordering::SeqCst) {
+            0
+        } else {
+            3
+        });
+    }
+    let (status, stderr) = run_child("a_cleanup_may_wait_for_finalizers");
+    assert!(
+        status.success(),
+        "the finalizer thread hung ({status:?}): {stderr}"
+    );
+}
