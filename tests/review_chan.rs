@@ -127,7 +127,7 @@ fn select_with_one_channel_twice_fires_once() {
 #[test]
 fn a_select_does_not_match_its_own_send_with_its_own_receive() {
     let (tx, rx) = chan::<u32>(0);
-    let mut timed_out = false;
+    let timed_out;
     select! {
         send(tx, 1) -> r => panic!("sent to itself: {:?}", r.is_ok()),
         recv(rx) -> v => panic!("received from itself: {v:?}"),
@@ -171,4 +171,44 @@ fn values_in_flight_are_dropped_once_under_contention() {
         "every value dropped exactly once"
     );
     assert!(sent.load(Ordering::SeqCst) <= 2000);
+}
+
+#[test]
+fn goroutine_selects_with_deadlines_drop_every_value_once() {
+    let drops = leak_counter();
+    let (tx_a, rx_a) = chan::<Counted<'static>>(1);
+    let (tx_b, rx_b) = chan::<Counted<'static>>(0);
+    let wg = std::sync::Arc::new(goheap::sched::WaitGroup::new());
+    wg.add(8);
+    for g in 0..8 {
+        let (tx_a, tx_b, rx_a, rx_b) = (tx_a.clone(), tx_b.clone(), rx_a.clone(), rx_b.clone());
+        let wg = wg.clone();
+        goheap::go(move || {
+            for i in 0..300 {
+                if (g + i) % 2 == 0 {
+                    select! {
+                        send(tx_a, Counted(drops)) -> _r => {}
+                        send(tx_b, Counted(drops)) -> _r => {}
+                        default(Duration::from_micros(30)) => {}
+                    }
+                } else {
+                    select! {
+                        recv(rx_a) -> _v => {}
+                        recv(rx_b) -> _v => {}
+                        default(Duration::from_micros(30)) => {}
+                    }
+                }
+            }
+            // Before done(): the main thread counts after wait().
+            drop((tx_a, tx_b, rx_a, rx_b));
+            wg.done();
+        });
+    }
+    wg.wait();
+    drop((rx_a, rx_b, tx_a, tx_b));
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        8 * 150 * 2,
+        "each select's two values were dropped once (sent and received, refused, or buffered)"
+    );
 }
