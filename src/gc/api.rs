@@ -56,7 +56,7 @@
 //! });
 //! ```
 //!
-//! ```compile_fail
+//! ```compile_fail,E0521
 //! use goheap::gc::{mutate, Gc};
 //! mutate(|outer| {
 //!     let mut keep = None;
@@ -70,7 +70,7 @@
 //! A traced type cannot have a `Drop` impl (it could follow a `Gc` field
 //! into a collected object on the finalizer thread):
 //!
-//! ```compile_fail
+//! ```compile_fail,E0119
 //! use goheap::gc::Gc;
 //! #[derive(goheap::Trace)]
 //! struct Bad<'gc> { next: Option<Gc<'gc, Bad<'gc>>> }
@@ -80,7 +80,7 @@
 //! A GC object cannot borrow anything shorter than `'static` (a `Root`
 //! could keep it past the borrow):
 //!
-//! ```compile_fail
+//! ```compile_fail,E0597
 //! let s = String::from("short");
 //! let r: &str = &s;
 //! goheap::gc::mutate(|mu| { goheap::gc::Gc::new(mu, r); });
@@ -89,8 +89,9 @@
 //! Types that are not `Send` cannot go into the heap (they may be dropped on
 //! the finalizer thread):
 //!
-//! ```compile_fail
-//! goheap::gc::mutate(|mu| { goheap::gc::Gc::new(mu, std::rc::Rc::new(1)); });
+//! ```compile_fail,E0277
+//! let cell: &'static std::cell::Cell<u8> = Box::leak(Box::new(std::cell::Cell::new(1)));
+//! goheap::gc::mutate(|mu| { goheap::gc::Gc::new(mu, cell); });
 //! ```
 //!
 //! But scoped threads of the scope may share handles of `Sync` data:

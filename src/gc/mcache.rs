@@ -18,6 +18,7 @@
 
 use super::mbitmap::{self, Bits, GcSpan, Kind, TypeInfo};
 use super::mgc;
+use super::mgcmark::prefetch;
 use super::mgcpacer;
 use crate::alloc::mheap::HEAP;
 use crate::alloc::mspan::SpanClass;
@@ -95,7 +96,7 @@ impl GcCache {
             // The next object of this slot will be written soon: start
             // bringing its line in (reused memory is rarely cached).
             let next = slot.word as usize * 64 + slot.free.trailing_zeros() as usize;
-            prefetch_write(s.base + next * s.elemsize);
+            prefetch(s.base + next * s.elemsize);
             return s.object(idx) as *mut u8;
         }
         self.alloc_refill(kind, class)
@@ -148,17 +149,6 @@ impl GcCache {
     fn clear(&mut self) {
         *self = GcCache::new();
     }
-}
-
-#[inline(always)]
-fn prefetch_write(p: usize) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint and never faults, whatever the address.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// The free slots of the slot's current word.
@@ -257,10 +247,14 @@ fn alloc_large(kind: Kind, size: usize) -> *mut u8 {
 }
 
 /// Allocates `size` bytes aligned to `align` for `kind`; zeroed if the kind
-/// says so; null when the heap limit or the OS refuses. Call inside the
-/// world.
+/// says so; null when the heap limit or the OS refuses, or for alignments
+/// above a page. Call inside the world.
 #[inline(always)]
 pub fn alloc(kind: Kind, size: usize, align: usize) -> *mut u8 {
+    if align > PAGE_SIZE {
+        // Spans are only page-aligned.
+        return ptr::null_mut();
+    }
     let Some(class) = class_of(size.max(1), align) else {
         return alloc_large(kind, size.max(1));
     };

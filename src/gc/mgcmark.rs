@@ -169,8 +169,9 @@ pub fn is_marked(p: *const u8) -> bool {
 
 const PREFETCH: usize = 8;
 
+/// Asks the CPU to bring `p`'s cache line in.
 #[inline(always)]
-fn prefetch(p: usize) {
+pub(crate) fn prefetch(p: usize) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint and never faults.
     unsafe {

@@ -16,8 +16,10 @@
 //! Each GC span has a side record, `mbitmap::GcSpan`, reached from any
 //! address through the collector's own page map (`mbitmap::span_of`): no
 //! field is added to the allocator's hot `MSpan`. The record holds the
-//! span's geometry, its *kind*, and its bitmaps (Go's `allocBits`,
-//! `gcmarkBits`):
+//! span's geometry, its *kind*, and its alloc bits (Go's `allocBits`); the
+//! mark bits (Go's `gcmarkBits`) are one bitmap per arena, a bit per word
+//! at each object's start, so marking a precise pointer needs no span
+//! lookup:
 //!
 //! | kind | objects | scanned |
 //! | --- | --- | --- |
@@ -62,7 +64,8 @@
 //! 2. stop the C threads (the hook the libgc side registers);
 //! 3. mark (`mgcmark.rs`): roots are the `Root` table, the uncollectable
 //!    objects and the roots the libgc side reports (data/bss, stacks); the
-//!    work is a grey stack (`Marker`), drained until empty, then the
+//!    work is a grey stack (`Marker`) drained through a small prefetching
+//!    FIFO until empty, then the
 //!    after-mark hooks (libgc finalizers, disappearing links) until they add
 //!    nothing; mark bits are set with atomic ors, so that the concurrent
 //!    mark of the next issue can share them;

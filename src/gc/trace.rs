@@ -134,51 +134,37 @@ fn trace_all<'a, T: Trace + 'a>(items: impl IntoIterator<Item = &'a T>, m: &mut 
     }
 }
 
-// SAFETY: traces every element.
-unsafe impl<T: Trace> Trace for [T] {
-    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
-    fn trace(&self, m: &mut Marker) {
-        trace_all(self, m)
-    }
+macro_rules! sequence {
+    ($([$($g:tt)*] $t:ty),* $(,)?) => {$(
+        // SAFETY: traces every element.
+        unsafe impl<$($g)*> Trace for $t {
+            const NEEDS_TRACE: bool = T::NEEDS_TRACE;
+            fn trace(&self, m: &mut Marker) {
+                trace_all(self, m)
+            }
+        }
+    )*};
 }
 
-// SAFETY: traces every element.
-unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
-    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
-    fn trace(&self, m: &mut Marker) {
-        trace_all(self, m)
-    }
-}
+sequence!(
+    [T: Trace] [T],
+    [T: Trace, const N: usize] [T; N],
+    [T: Trace] Vec<T>,
+    [T: Trace] VecDeque<T>,
+    [T: Trace, S: BuildHasher] HashSet<T, S>,
+    [T: Trace] BTreeSet<T>,
+);
 
-// SAFETY: traces every element.
-unsafe impl<T: Trace> Trace for Vec<T> {
-    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
-    fn trace(&self, m: &mut Marker) {
-        trace_all(self, m)
-    }
-}
-
-// SAFETY: traces every element.
-unsafe impl<T: Trace> Trace for VecDeque<T> {
-    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
-    fn trace(&self, m: &mut Marker) {
-        trace_all(self, m)
-    }
-}
-
-// SAFETY: traces every element.
-unsafe impl<T: Trace, S: BuildHasher> Trace for HashSet<T, S> {
-    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
-    fn trace(&self, m: &mut Marker) {
-        trace_all(self, m)
-    }
-}
-
-// SAFETY: traces every element.
-unsafe impl<T: Trace> Trace for BTreeSet<T> {
-    const NEEDS_TRACE: bool = T::NEEDS_TRACE;
-    fn trace(&self, m: &mut Marker) {
-        trace_all(self, m)
+/// Traces every key and value of a map.
+fn trace_pairs<'a, K: Trace + 'a, V: Trace + 'a>(
+    pairs: impl IntoIterator<Item = (&'a K, &'a V)>,
+    m: &mut Marker,
+) {
+    if K::NEEDS_TRACE || V::NEEDS_TRACE {
+        for (k, v) in pairs {
+            k.trace(m);
+            v.trace(m);
+        }
     }
 }
 
@@ -186,12 +172,7 @@ unsafe impl<T: Trace> Trace for BTreeSet<T> {
 unsafe impl<K: Trace, V: Trace, S: BuildHasher> Trace for HashMap<K, V, S> {
     const NEEDS_TRACE: bool = K::NEEDS_TRACE || V::NEEDS_TRACE;
     fn trace(&self, m: &mut Marker) {
-        if Self::NEEDS_TRACE {
-            for (k, v) in self {
-                k.trace(m);
-                v.trace(m);
-            }
-        }
+        trace_pairs(self, m)
     }
 }
 
@@ -199,12 +180,7 @@ unsafe impl<K: Trace, V: Trace, S: BuildHasher> Trace for HashMap<K, V, S> {
 unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
     const NEEDS_TRACE: bool = K::NEEDS_TRACE || V::NEEDS_TRACE;
     fn trace(&self, m: &mut Marker) {
-        if Self::NEEDS_TRACE {
-            for (k, v) in self {
-                k.trace(m);
-                v.trace(m);
-            }
-        }
+        trace_pairs(self, m)
     }
 }
 
