@@ -60,7 +60,9 @@ fn child() {
     };
     match case.as_str() {
         "overflow" => overflow(),
+        "overflow_then_switch" => overflow_then_switch(),
         "panic" => wait_for(|| panic!("boom in a goroutine")),
+        "blocking_panic" => wait_for(|| goheap::blocking(|| panic!("boom in blocking"))),
         "fork" => fork_child(),
         "hogs" => hogs(),
         "blocking" => blocking_hand_off(),
@@ -98,13 +100,57 @@ fn overflow() {
     });
 }
 
+/// GOHEAP_STACK of the canary case.
+const CANARY_CASE_STACK: usize = 32 << 10;
+
+/// Uses a little more than the whole stack (into the guard page, which is
+/// plain memory under the canary fallback), then switches.
+fn overflow_then_switch() {
+    #[inline(never)]
+    fn descend(top: usize) {
+        let frame = [7u8; 256];
+        std::hint::black_box(&frame);
+        let here = frame.as_ptr() as usize;
+        if top - here < CANARY_CASE_STACK + 512 {
+            descend(top);
+        } else {
+            goheap::yield_now();
+        }
+        std::hint::black_box(&frame);
+    }
+    wait_for(|| {
+        let top = 0u8;
+        descend(std::hint::black_box(&top) as *const u8 as usize)
+    });
+}
+
+fn assert_overflow_message(case: &str, env: &[(&str, &str)]) {
+    let o = run_child(case, env);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{case} {env:?} succeeded");
+    assert!(
+        err.contains("goheap: goroutine ") && err.contains(" stack overflow"),
+        "{case} {env:?}: {err}"
+    );
+}
+
 #[test]
 fn stack_overflow_ends_with_the_goroutine_message() {
-    let o = run_child("overflow", &[]);
+    assert_overflow_message("overflow", &[]);
+    assert_overflow_message("overflow", &[("GOHEAP_STACK_GUARD", "mprotect")]);
+    assert_overflow_message(
+        "overflow_then_switch",
+        &[("GOHEAP_STACK_GUARD", "canary"), ("GOHEAP_STACK", "32768")],
+    );
+}
+
+#[test]
+fn a_panic_in_blocking_reaches_its_goroutine() {
+    let o = run_child("blocking_panic", &[]);
     let err = stderr(&o);
     assert!(!o.status.success());
     assert!(
-        err.contains("goheap: goroutine ") && err.contains(" stack overflow"),
+        err.contains("goheap: goroutine ") && err.contains("panicked: boom in blocking"),
         "stderr: {err}"
     );
 }

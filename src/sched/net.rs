@@ -78,27 +78,25 @@ impl Polled {
         }
     }
 
-    /// Runs `op` until it does not report `WouldBlock`, parking in between.
-    fn read_op<R>(&self, mut op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
+    /// Runs a read-side `op` until it does not report `WouldBlock`,
+    /// parking until readable in between.
+    fn read_op<R>(&self, op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
         let limit = Self::limit(&self.read_timeout, &self.read_deadline);
-        loop {
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.pd.wait_read(self.fd, limit)?
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => return r,
-            }
-        }
+        Self::retry(op, || self.pd.wait_read(self.fd, limit))
     }
 
-    fn write_op<R>(&self, mut op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
+    fn write_op<R>(&self, op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
         let limit = Self::limit(&self.write_timeout, &self.write_deadline);
+        Self::retry(op, || self.pd.wait_write(self.fd, limit))
+    }
+
+    fn retry<R>(
+        mut op: impl FnMut() -> io::Result<R>,
+        wait: impl Fn() -> io::Result<()>,
+    ) -> io::Result<R> {
         loop {
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.pd.wait_write(self.fd, limit)?
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait()?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return r,
             }

@@ -378,14 +378,31 @@ pub fn blocking<R, F: FnOnce() -> R>(f: F) -> R {
     };
     let mut f = Some(f);
     let mut r = None;
-    let mut call = || r = f.take().map(|f| f());
+    // A panic in `f` is carried back and resumed on the goroutine's stack:
+    // it must not unwind through the scheduler on g0.
+    let mut call = || {
+        r = f
+            .take()
+            .map(|f| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+    };
     let call: &mut dyn FnMut() = &mut call;
     // SAFETY: erasing the borrow's lifetime: g0 runs `call` before this
     // goroutine resumes, while this frame is alive.
     let call: *mut (dyn FnMut() + 'static) = unsafe { core::mem::transmute(call) };
     mcall(m, m.curg.get(), Action::Blocking(call));
     // The goroutine resumed in user mode; `r` was set on g0 before.
-    r.unwrap_or_else(|| crate::os::fatal("blocking", "closure did not run", 0))
+    match r {
+        Some(Ok(v)) => v,
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        None => crate::os::fatal("blocking", "closure did not run", 0),
+    }
+}
+
+/// Runs runtime-side code on g0 (a commit, a timer callback): a panic
+/// there cannot unwind through the scheduler, so it ends the process.
+pub(crate) fn on_g0<R>(what: &str, f: impl FnOnce() -> R) -> R {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| crate::os::fatal(what, "panicked on the scheduler stack", 0))
 }
 
 /// Wires the calling goroutine to its current OS thread until
@@ -791,7 +808,7 @@ fn park_m(
     // commit closure lives in g's frame, which stays put while g is parked.
     unsafe {
         (*g).status.store(G_WAITING, Release);
-        if (*commit)() {
+        if on_g0("gopark commit", || (*commit)()) {
             return false;
         }
         (*g).status.store(G_RUNNING, Relaxed);

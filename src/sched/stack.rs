@@ -19,7 +19,10 @@
 //! - otherwise `mprotect(PROT_NONE)` on the guard page of the first 8192
 //!   slots (each splits the VMA: 16k VMAs of the default 65530), and for
 //!   slots beyond that a canary word at the bottom of the stack, checked each
-//!   time the goroutine switches out (a late, best-effort detection).
+//!   time the goroutine switches out (a late, best-effort detection: an
+//!   overflow that goes past the guard page before the next switch is
+//!   caught only if it reaches unmapped memory, as a plain SIGSEGV).
+//!   `GOHEAP_STACK_GUARD=mprotect|canary` forces a fallback (for tests).
 //!
 //! A guard-page fault is recognised by `on_fault`, a SIGSEGV/SIGBUS handler
 //! running on an alternate signal stack (each M installs one), which prints
@@ -71,6 +74,7 @@ enum GuardKind {
     Unknown,
     Madvise,
     Mprotect,
+    Canary,
 }
 
 struct Slots {
@@ -187,6 +191,12 @@ pub(crate) fn alloc() -> Option<Stack> {
 
 /// Makes `[page, page + PAGE)` fault on access; false if only a canary is left.
 fn install_guard(s: &mut Slots, page: usize) -> bool {
+    if s.guard == GuardKind::Unknown {
+        s.guard = forced_guard();
+    }
+    if s.guard == GuardKind::Canary {
+        return false;
+    }
     if s.guard != GuardKind::Mprotect {
         // SAFETY: advising a page of our own reservation.
         let r = unsafe { libc::madvise(page as *mut libc::c_void, PAGE, MADV_GUARD_INSTALL) };
@@ -203,6 +213,16 @@ fn install_guard(s: &mut Slots, page: usize) -> bool {
     let r = unsafe { libc::mprotect(page as *mut libc::c_void, PAGE, libc::PROT_NONE) };
     s.mprotect_guards += (r == 0) as usize;
     r == 0
+}
+
+/// `GOHEAP_STACK_GUARD=mprotect|canary` starts with a fallback, to test
+/// it on kernels that have `MADV_GUARD_INSTALL`.
+fn forced_guard() -> GuardKind {
+    match std::env::var("GOHEAP_STACK_GUARD").as_deref() {
+        Ok("mprotect") => GuardKind::Mprotect,
+        Ok("canary") => GuardKind::Canary,
+        _ => GuardKind::Unknown,
+    }
 }
 
 /// Hands the pages of unused stacks back to the OS (they read as zero

@@ -110,7 +110,7 @@ impl Timers {
                 .compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
-                (entry.f)();
+                super::proc::on_g0("timer callback", entry.f);
                 fired += 1;
             }
         }
