@@ -26,12 +26,21 @@ fn run_child(name: &str) -> (std::process::ExitStatus, String) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--include-ignored", "--nocapture"])
         .env("REVIEW_CHILD", "1")
+        .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap();
     (
         out.status,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Whether `stderr` has a goheap message (a line `goheap...`) saying all
+/// of `words`.
+fn goheap_says(stderr: &str, words: &[&str]) -> bool {
+    stderr
+        .lines()
+        .any(|l| l.starts_with("goheap") && words.iter().all(|w| l.contains(w)))
 }
 
 fn in_child() -> bool {
@@ -162,9 +171,13 @@ fn safe_code_cannot_make_the_marker_read_arbitrary_memory() {
 }
 
 // ---------------------------------------------------------------------
-// Finding: `Gc::new` honours alignment only up to the page size: larger
-// alignments go to `alloc_large`, which ignores `align`, so a `&T` from the
-// handle may be misaligned (UB).
+// Finding (bad input): a type aligned above a page. Up to gccore 3a23977
+// `Gc::new` handed out misaligned objects (`alloc_large` ignored `align`:
+// UB, and the compiler folded a plain `% align` check to "aligned");
+// since 744a706 `mcache::alloc` refuses them with null, and `Gc::new` turns
+// that into std's "memory allocation of N bytes failed" abort: no goheap,
+// no Gc::new, no mention of the alignment. Either the object is aligned, or
+// the failure must say why.
 
 #[derive(Trace)]
 #[repr(align(65536))]
@@ -173,12 +186,15 @@ struct OverAligned {
 }
 
 #[test]
-#[ignore = "finding: Gc::new ignores align > page size (mcache::alloc -> alloc_large), handing out misaligned objects"]
+#[ignore = "finding: Gc::new of a type aligned above a page aborts with std's OOM message (earlier: misaligned objects)"]
 fn gc_new_honours_any_alignment() {
     if !in_child() {
         // In a fresh heap: where spans land depends on the heap's history.
         let (status, stderr) = run_child("gc_new_honours_any_alignment");
-        assert!(status.success(), "{stderr}");
+        assert!(
+            status.success() || goheap_says(&stderr, &["Gc::new", "align"]),
+            "{status:?}: {stderr}"
+        );
         return;
     }
     fn shift<const N: usize>(mu: &goheap::gc::Mutation<'_>) {
@@ -242,7 +258,7 @@ fn a_panic_inside_the_cycle_does_not_wedge_the_heap() {
     let (status, stderr) = run_child("a_panic_inside_the_cycle_does_not_wedge_the_heap");
     assert_ne!(status.code(), Some(3), "mutate() hung after the panic");
     assert!(
-        status.success() || stderr.contains("goheap"),
+        status.success() || goheap_says(&stderr, &[]),
         "{status:?}: {stderr}"
     );
 }
@@ -265,10 +281,7 @@ fn gc_new_out_of_memory_names_goheap() {
     }
     let (status, stderr) = run_child("gc_new_out_of_memory_names_goheap");
     assert!(!status.success());
-    assert!(
-        stderr.contains("goheap") && stderr.contains("Gc::new"),
-        "{status:?}: {stderr}"
-    );
+    assert!(goheap_says(&stderr, &["Gc::new"]), "{status:?}: {stderr}");
 }
 
 // ---------------------------------------------------------------------
