@@ -511,3 +511,33 @@ fn a_cleanup_may_wait_for_finalizers() {
         "the finalizer thread hung ({status:?}): {stderr}"
     );
 }
+
+#[test]
+fn raw_queries_accept_any_address() {
+    let _s = serial();
+    let stack_word = 0u64;
+    let heap = Box::new(0u64);
+    let addrs = [
+        0usize,
+        1,
+        4096,
+        &stack_word as *const u64 as usize,
+        &*heap as *const u64 as usize,
+        usize::MAX,
+        usize::MAX - 4095,
+        1 << 47,
+        (1 << 47) - 1,
+    ];
+    for a in addrs {
+        let p = a as *const u8;
+        assert!(raw::base(p).is_null(), "{a:#x}");
+        assert_eq!(raw::size(p), 0, "{a:#x}");
+        assert!(!raw::is_marked(p), "{a:#x}");
+    }
+    mutate(|mu| {
+        let g = Gc::new(mu, [5u64; 3]);
+        let inner = (g.as_ptr() as usize + 9) as *const u8;
+        assert_eq!(raw::base(inner) as usize, g.as_ptr() as usize);
+        assert!(raw::size(g.as_ptr().cast()) >= 24);
+    });
+}
