@@ -541,3 +541,32 @@ fn raw_queries_accept_any_address() {
         assert!(raw::size(g.as_ptr().cast()) >= 24);
     });
 }
+
+#[test]
+fn cycles_run_on_goroutine_stacks_when_scopes_stay_on_their_thread() {
+    // Here, not in review_sched.rs: a scope that migrates there wedges the
+    // collector for its whole process (that file's finding).
+    let _s = serial();
+    let before = raw::gc_no();
+    let wg = std::sync::Arc::new(goheap::sched::WaitGroup::new());
+    wg.add(8);
+    for _ in 0..8 {
+        let wg = wg.clone();
+        goheap::go(move || {
+            goheap::lock_os_thread();
+            for round in 0..40u64 {
+                mutate(|mu| {
+                    let keep: Vec<_> = (0..2000).map(|i| Gc::new(mu, [round + i; 8])).collect();
+                    goheap::yield_now();
+                    for (i, g) in keep.iter().enumerate() {
+                        assert_eq!(**g, [round + i as u64; 8]);
+                    }
+                });
+            }
+            goheap::unlock_os_thread();
+            wg.done();
+        });
+    }
+    wg.wait();
+    assert!(raw::gc_no() > before, "the pacer's cycles ran");
+}
