@@ -570,3 +570,28 @@ fn cycles_run_on_goroutine_stacks_when_scopes_stay_on_their_thread() {
     wg.wait();
     assert!(raw::gc_no() > before, "the pacer's cycles ran");
 }
+
+#[test]
+fn scoped_threads_may_allocate_and_root_with_the_scopes_mutation() {
+    let _s = serial();
+    let roots: Vec<Root<Rootable!['gc => Vec<u64>]>> = mutate(|mu| {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4u64)
+                .map(|t| s.spawn(move || Root::new(mu, Gc::new(mu, vec![t; 100]))))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    });
+    raw::collect();
+    mutate(|mu| {
+        for _ in 0..10_000 {
+            let _ = Gc::new(mu, vec![99u64; 100]);
+        }
+    });
+    raw::collect();
+    mutate(|mu| {
+        for (t, r) in roots.iter().enumerate() {
+            assert_eq!(*r.get(mu), vec![t as u64; 100]);
+        }
+    });
+}
