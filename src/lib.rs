@@ -29,8 +29,8 @@
 //! crate (`ffi/`).
 
 mod alloc;
-pub mod gc;
 pub mod chan;
+pub mod gc;
 mod lock;
 mod options;
 mod os;
@@ -40,7 +40,7 @@ pub use alloc::global::GoHeap;
 pub use alloc::malloc;
 pub use alloc::malloc::{print_stats, release, stats};
 pub use alloc::mstats::{SizeClassStats, Stats};
+pub use chan::chan;
 pub use gc::Trace;
 pub use goheap_derive::Trace;
-pub use chan::chan;
 pub use sched::{blocking, go, lock_os_thread, net, sleep, unlock_os_thread, yield_now};

@@ -574,7 +574,8 @@ fn cycles_run_on_goroutine_stacks_when_scopes_stay_on_their_thread() {
 #[test]
 fn scoped_threads_may_allocate_and_root_with_the_scopes_mutation() {
     let _s = serial();
-    let roots: Vec<Root<Rootable!['gc => Vec<u64>]>> = mutate(|mu| {
+    type VecRoot = Root<Rootable!['gc => Vec<u64>]>;
+    let roots: Vec<VecRoot> = mutate(|mu| {
         std::thread::scope(|s| {
             let hs: Vec<_> = (0..4u64)
                 .map(|t| s.spawn(move || Root::new(mu, Gc::new(mu, vec![t; 100]))))
