@@ -64,7 +64,7 @@ fn expect_invalid(case: &str, op: &str) {
     let addr = stdout
         .lines()
         .filter_map(|l| l.split("addr ").nth(1))
-        .last()
+        .next_back()
         .expect("the child announces the address");
     assert_eq!(signal, Some(libc::SIGABRT), "stderr: {stderr}");
     let want = format!("goheap: {op}(): invalid pointer {addr}");

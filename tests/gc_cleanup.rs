@@ -115,7 +115,7 @@ fn drop_runs_once_off_the_allocating_thread_and_memory_is_reused_after() {
         raw::collect();
         mutate(|mu| {
             for i in 0..1000 {
-                Gc::new(mu, Noisy(i)).0;
+                Gc::new(mu, Noisy(i));
             }
         });
     }

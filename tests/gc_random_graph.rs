@@ -108,7 +108,7 @@ fn random_mutation_keeps_every_reachable_node_intact() {
                     }
                     7 => {
                         if let Some(a) = t.slots.borrow()[slot] {
-                            if a.edges.borrow().len() > 0 {
+                            if !a.edges.borrow().is_empty() {
                                 let i = rng.below(a.edges.borrow().len() as u64) as usize;
                                 a.edges.borrow_mut(mu).remove(i);
                                 model.get_mut(&a.id).unwrap().remove(i);
