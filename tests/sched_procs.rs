@@ -68,6 +68,7 @@ fn child() {
         "blocking" => blocking_hand_off(),
         "locked" => locked_thread(),
         "stacks" => stack_reuse(),
+        "idle_sysmon" => idle_sysmon(),
         _ => panic!("unknown case {case}"),
     }
     println!("child done");
@@ -197,7 +198,7 @@ fn fork_child() {
     // SAFETY: fork in a test process; the child only runs goheap code and exits.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        let ok = run_goroutines(1000) == 1000;
+        let ok = run_goroutines(1000) == 1000 && udp_round_trip_in_a_goroutine();
         // SAFETY: leaving the child without running the parent's test harness.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
     }
@@ -210,6 +211,26 @@ fn fork_child() {
     );
     busy.store(false, Ordering::Relaxed);
     assert_eq!(run_goroutines(1000), 1000);
+}
+
+/// A goroutine receives a datagram through the poller (the child's own).
+fn udp_round_trip_in_a_goroutine() -> bool {
+    let sock = goheap::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    wait_for(move || {
+        sock.set_read_timeout(Some(LIMIT)).unwrap();
+        goheap::go(move || {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.send_to(b"ping", addr).unwrap();
+        });
+        let mut buf = [0u8; 8];
+        if let Ok((4, _)) = sock.recv_from(&mut buf) {
+            g.store(1, Ordering::SeqCst);
+        }
+    });
+    got.load(Ordering::SeqCst) == 1
 }
 
 #[test]
@@ -335,4 +356,41 @@ fn stack_reuse() {
 #[test]
 fn stacks_are_reused() {
     assert_child_ok("stacks", &[]);
+}
+
+/// Context switches of the thread named `name` in this process.
+fn thread_switches(name: &str) -> Option<u64> {
+    for t in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = t.ok()?.path();
+        if std::fs::read_to_string(dir.join("comm")).ok()?.trim() != name {
+            continue;
+        }
+        let status = std::fs::read_to_string(dir.join("status")).ok()?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
+        return line.split_whitespace().nth(1)?.parse().ok();
+    }
+    None
+}
+
+/// An idle scheduler's sysmon sleeps; the next goroutines wake it (the
+/// hogs case needs it awake to hand a P over).
+fn idle_sysmon() {
+    assert_eq!(run_goroutines(100), 100);
+    std::thread::sleep(Duration::from_millis(3500));
+    let before = thread_switches("goheap-sysmon").expect("a sysmon thread");
+    std::thread::sleep(Duration::from_millis(300));
+    let after = thread_switches("goheap-sysmon").unwrap();
+    assert!(
+        after - before <= 2,
+        "idle sysmon woke {} times in 300 ms",
+        after - before
+    );
+    hogs();
+}
+
+#[test]
+fn sysmon_sleeps_while_all_is_idle() {
+    assert_child_ok("idle_sysmon", &[]);
 }

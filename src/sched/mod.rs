@@ -66,13 +66,20 @@
 //! Instead, a P's status word is `owner M id << 8 | state`. While a
 //! goroutine runs its own code the state is `USER`; every entry into the
 //! runtime from a goroutine (`go`, `yield_now`, `gopark`, `goready`, exit)
-//! takes the P back with one CAS `USER→RT`. Sysmon, every 20 µs..10 ms, CASes
-//! `USER→IDLE` for a P whose goroutine has run more than 10 ms with work
-//! waiting (a hog, or a goroutine stuck in a blocking system call) and
-//! hands the P to another M (`handoffp`). The hog keeps its thread; its next
-//! runtime entry fails the CAS (the owner id makes ABA impossible) and it
-//! gets an idle P or waits in the global queue. `blocking(f)` gives the P
-//! away at once and runs `f` on the M's g0 stack (Go's `entersyscallblock`).
+//! takes the P back with one CAS `USER→RT`. Sysmon (every 20 µs..10 ms)
+//! first asks a goroutine that has run 10 ms to stop at its next safe point
+//! (`go`: it then waits in the global queue, Go's preemption request);
+//! after 20 ms, with work waiting (a hog, or a goroutine stuck in a
+//! blocking system call), it CASes `USER→IDLE` and hands the P to another
+//! M (`handoffp`). The hog keeps its thread; its next runtime entry fails
+//! the CAS (the owner id makes ABA impossible) and takes an idle P if there
+//! is one, else runs on without a P: it queues work globally, and its next
+//! switch lets its M go idle. A runtime entry never switches the goroutine
+//! out by itself (its caller may hold a lock, e.g. a channel's, to be
+//! released by a commit); only `go` and `yield_now` are safe points, and a
+//! spawner also stops there when its run queue is full. `blocking(f)` gives
+//! the P away at once and runs `f` on the M's g0 stack (Go's
+//! `entersyscallblock`).
 //! The OS keeps preempting threads, so a spinning goroutine slows its
 //! neighbours at worst by the share of a core it takes.
 //!
@@ -95,10 +102,11 @@
 //! `this_m()`, a function LLVM cannot inline or cache (it reads memory the
 //! switch may change), and never keeps the pointer across a switch: each
 //! runtime function that switches reads `this_m()` again afterwards. A
-//! goroutine may resume on another thread. User code that needs a thread's
-//! identity across a blocking call uses `lock_os_thread` (Go's
+//! goroutine may resume on another thread. User code must not hold a
+//! `thread_local!` borrow or a std lock guard across a switch point; code
+//! that needs a thread's identity across one uses `lock_os_thread` (Go's
 //! `LockOSThread`): the goroutine then runs only on its M, and the M runs
-//! nothing else.
+//! nothing else (`stoplockedm` / `startlockedm`).
 //!
 //! # Modules
 //!

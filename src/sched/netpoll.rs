@@ -42,6 +42,18 @@ pub(crate) struct PollDesc {
 
 static FREE: Mutex<Vec<&'static PollDesc>> = Mutex::new(Vec::new());
 
+/// Takes the pool lock before a fork (see `proc::fork_prepare`).
+pub(crate) fn lock_for_fork() {
+    FREE.lock_for_fork();
+}
+
+/// # Safety
+/// After `lock_for_fork` in this thread.
+pub(crate) unsafe fn unlock_after_fork() {
+    // SAFETY: the caller's contract.
+    unsafe { FREE.unlock_after_fork() };
+}
+
 /// The poller of the running scheduler.
 fn epoll() -> &'static Epoll {
     proc::poller()

@@ -92,6 +92,7 @@ fn start() -> &'static Sched {
         mnext: AtomicU32::new(1),
         poll_until: AtomicU64::new(0),
         lastpoll: AtomicU64::new(nanotime()),
+        sysmon_wait: AtomicU32::new(0),
         ngo: AtomicUsize::new(0),
     }));
     {
@@ -131,11 +132,13 @@ fn register_fork_handler() {
 extern "C" fn fork_prepare() {
     START.lock_for_fork();
     stack::lock_for_fork();
+    netpoll::lock_for_fork();
 }
 
 extern "C" fn fork_parent() {
-    // SAFETY: fork_prepare took both locks in this thread.
+    // SAFETY: fork_prepare took the locks in this thread.
     unsafe {
+        netpoll::unlock_after_fork();
         stack::unlock_after_fork();
         START.unlock_after_fork();
     }
@@ -152,9 +155,10 @@ extern "C" fn fork_child() {
     }
     SCHED.store(ptr::null_mut(), Relaxed);
     CURRENT_M.with(|c| c.set(ptr::null_mut()));
-    // SAFETY: fork_prepare took both locks in the forking thread, which is
+    // SAFETY: fork_prepare took the locks in the forking thread, which is
     // this thread in the child.
     unsafe {
+        netpoll::unlock_after_fork();
         stack::unlock_after_fork();
         START.unlock_after_fork();
     }
@@ -1255,9 +1259,12 @@ fn globrunqpop(s: &Sched, l: &mut SchedLocked) -> Option<*mut G> {
 /// Takes a fair share of the global queue into p's local queue; returns one.
 fn globrunqget(s: &Sched, l: &mut SchedLocked, p: &P, max: u32) -> Option<*mut G> {
     let size = s.runqsize.load(Relaxed);
+    // Never more than the ring's free room: a full ring would spill into
+    // the global queue, whose lock we hold.
     let mut n = (size / s.allp.len() as u32 + 1)
         .min(size)
-        .min(RUNQ_SIZE as u32 / 2);
+        .min(RUNQ_SIZE as u32 / 2)
+        .min(RUNQ_SIZE as u32 - runq_len(p));
     if max > 0 {
         n = n.min(max);
     }
@@ -1286,6 +1293,9 @@ fn pidleget(s: &Sched, l: &mut SchedLocked) -> Option<&'static P> {
     let p = unsafe { &*p };
     l.pidle = p.link.get();
     s.npidle.fetch_sub(1, SeqCst);
+    if s.sysmon_wait.load(SeqCst) == 1 && s.sysmon_wait.swap(0, SeqCst) == 1 {
+        futex_wake(&s.sysmon_wait);
+    }
     Some(p)
 }
 
@@ -1401,6 +1411,74 @@ pub(crate) fn futex_wake_addr(word: *mut u32) {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// The lock-free ring under attack: an owner puts (through runnext too)
+    /// and takes while two thieves steal halves and runnexts; every entry
+    /// must be taken exactly once. The ring is kept below full so nothing
+    /// spills into the real global queue.
+    #[test]
+    fn the_run_queue_hands_each_entry_to_exactly_one_taker() {
+        const N: usize = 200_000;
+        let s = sched();
+        let owner = Arc::new(P::new());
+        let gs: Arc<Vec<usize>> = Arc::new((0..N).map(|_| G::alloc() as usize).collect());
+        let index: Arc<std::collections::HashMap<usize, usize>> =
+            Arc::new(gs.iter().enumerate().map(|(i, &g)| (g, i)).collect());
+        let taken: Arc<Vec<AtomicU32>> = Arc::new((0..N).map(|_| AtomicU32::new(0)).collect());
+        let done = Arc::new(AtomicBool::new(false));
+        let take =
+            |taken: &[AtomicU32], index: &std::collections::HashMap<usize, usize>, g: *mut G| {
+                taken[index[&(g as usize)]].fetch_add(1, SeqCst);
+            };
+        let thieves: Vec<_> = (0..2)
+            .map(|_| {
+                let (owner, taken, index, done) =
+                    (owner.clone(), taken.clone(), index.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mine = P::new();
+                    while !done.load(SeqCst) {
+                        if let Some(g) = runqsteal(&mine, &owner, true) {
+                            take(&taken, &index, g);
+                            while let Some(g) = runqget(&mine) {
+                                take(&taken, &index, g);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for (i, &g) in gs.iter().enumerate() {
+            while runq_len(&owner) > 200 {
+                if let Some(g) = runqget(&owner) {
+                    take(&taken, &index, g);
+                }
+            }
+            runqput(s, &owner, g as *mut G, i % 3 == 0);
+            if i % 5 == 0 {
+                if let Some(g) = runqget(&owner) {
+                    take(&taken, &index, g);
+                }
+            }
+        }
+        while let Some(g) = runqget(&owner) {
+            take(&taken, &index, g);
+        }
+        done.store(true, SeqCst);
+        for t in thieves {
+            t.join().unwrap();
+        }
+        let wrong: Vec<_> = taken
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.load(SeqCst) != 1)
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} entries taken other than once, e.g. {:?}",
+            wrong.len(),
+            wrong.first()
+        );
+    }
 
     /// After every switch the runtime's view of "this thread" is re-read:
     /// the M found through the thread-local is the thread actually running,

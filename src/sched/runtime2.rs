@@ -194,6 +194,8 @@ pub(crate) struct Sched {
     pub poll_until: AtomicU64,
     /// Nonzero (the time of the last poll) while no M is blocked in netpoll.
     pub lastpoll: AtomicU64,
+    /// 1 while sysmon sleeps because every P is idle (futex word).
+    pub sysmon_wait: AtomicU32,
     /// Goroutines created (for tests and stats).
     pub ngo: AtomicUsize,
 }

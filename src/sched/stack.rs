@@ -15,7 +15,9 @@
 //!
 //! Guards, decided once per process:
 //! - `MADV_GUARD_INSTALL` (Linux 6.13+): the guard page faults on access and
-//!   splits no VMA, so a million stacks stay two VMAs.
+//!   splits no VMA, so a million stacks stay two VMAs. The 64 guards of a
+//!   chunk are installed with one `process_madvise` call where the kernel
+//!   takes it, else one `madvise` per stack.
 //! - otherwise `mprotect(PROT_NONE)` on the guard page of the first 8192
 //!   slots (each splits the VMA: 16k VMAs of the default 65530), and for
 //!   slots beyond that a canary word at the bottom of the stack, checked each
@@ -80,6 +82,8 @@ enum GuardKind {
 struct Slots {
     next: usize,
     mapped: usize,
+    /// Slots below this index got their guard with their chunk.
+    guarded: usize,
     guard: GuardKind,
     mprotect_guards: usize,
 }
@@ -92,6 +96,7 @@ static SLOT: AtomicUsize = AtomicUsize::new(0);
 static SLOTS: Mutex<Slots> = Mutex::new(Slots {
     next: 0,
     mapped: 0,
+    guarded: 0,
     guard: GuardKind::Unknown,
     mprotect_guards: 0,
 });
@@ -175,11 +180,21 @@ pub(crate) fn alloc() -> Option<Stack> {
         if r != 0 {
             return None;
         }
+        if s.guard == GuardKind::Unknown {
+            s.guard = forced_guard();
+        }
+        if s.guard != GuardKind::Mprotect
+            && s.guard != GuardKind::Canary
+            && guard_chunk(at, n, slot)
+        {
+            s.guard = GuardKind::Madvise;
+            s.guarded = s.mapped + n;
+        }
         s.mapped += n;
     }
     let guard = base + s.next * slot;
     s.next += 1;
-    let canary = !install_guard(&mut s, guard);
+    let canary = s.next > s.guarded && !install_guard(&mut s, guard);
     let stack = Stack {
         lo: guard + PAGE,
         hi: guard + slot,
@@ -187,6 +202,37 @@ pub(crate) fn alloc() -> Option<Stack> {
     };
     stack.write_canary();
     Some(stack)
+}
+
+/// Installs the guard pages of `n` slots from `at` in one system call
+/// (`process_madvise` on our own pidfd with `MADV_GUARD_INSTALL`); false if
+/// the kernel cannot, and each slot then gets its guard on its own.
+fn guard_chunk(at: usize, n: usize, slot: usize) -> bool {
+    let iov: Vec<libc::iovec> = (0..n)
+        .map(|i| libc::iovec {
+            iov_base: (at + i * slot) as *mut libc::c_void,
+            iov_len: PAGE,
+        })
+        .collect();
+    // SAFETY: pidfd_open and close on our own pid; process_madvise reads
+    // `iov` (UIO_MAXIOV allows 1024 entries, we pass at most 64) and only
+    // advises pages of our own reservation.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) as i32;
+        if pidfd < 0 {
+            return false;
+        }
+        let done = libc::syscall(
+            libc::SYS_process_madvise,
+            pidfd,
+            iov.as_ptr(),
+            iov.len(),
+            MADV_GUARD_INSTALL,
+            0,
+        );
+        libc::close(pidfd);
+        done == (n * PAGE) as i64
+    }
 }
 
 /// Makes `[page, page + PAGE)` fault on access; false if only a canary is left.

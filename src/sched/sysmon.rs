@@ -13,7 +13,9 @@
 //! - polls the network if no M has for 10 ms;
 //! - wakes an M for overdue timers;
 //! - once a second, releases the pages of stacks in the global free list
-//!   that sat there unused the whole second.
+//!   that sat there unused the whole second;
+//! - when every P has been idle for two of those seconds, sleeps on a futex
+//!   until a P is taken again (an idle process does not wake up for it).
 
 use super::proc;
 use super::runtime2::{Sched, P_USER};
@@ -38,9 +40,13 @@ fn run(s: &'static Sched) {
     let mut delay_us = 20u64;
     let mut idle = 0u32;
     let mut last_scavenge = nanotime();
+    let mut idle_scavenges = 0;
     // The child of a fork has a new scheduler, and no sysmon thread for the
     // old one, so this loop runs for the life of its scheduler.
     loop {
+        if idle_scavenges >= 2 && sleep_while_all_idle(s) {
+            (delay_us, idle, idle_scavenges) = (20, 0, 0);
+        }
         std::thread::sleep(Duration::from_micros(delay_us));
         let now = nanotime();
         proc::sysmon_netpoll(s);
@@ -64,8 +70,28 @@ fn run(s: &'static Sched) {
         if now - last_scavenge > SCAVENGE_NS {
             proc::scavenge_stacks(s);
             last_scavenge = now;
+            idle_scavenges = if all_idle(s) { idle_scavenges + 1 } else { 0 };
         }
     }
+}
+
+fn all_idle(s: &Sched) -> bool {
+    s.npidle.load(SeqCst) as usize == s.allp.len()
+}
+
+/// With every P idle (an M then waits in netpoll for sockets and timers),
+/// sysmon has nothing to watch: it sleeps until a P is taken (`pidleget`
+/// wakes it; Go's sysmonwait). Returns whether it slept.
+fn sleep_while_all_idle(s: &Sched) -> bool {
+    s.sysmon_wait.store(1, SeqCst);
+    if !all_idle(s) {
+        s.sysmon_wait.store(0, SeqCst);
+        return false;
+    }
+    while s.sysmon_wait.load(SeqCst) == 1 {
+        proc::futex_wait(&s.sysmon_wait, 1, None);
+    }
+    true
 }
 
 /// Takes the Ps of goroutines that ran 10 ms while work waits; returns how
