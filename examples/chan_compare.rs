@@ -5,13 +5,16 @@
 //!
 //! `cargo run --release --example chan_compare [messages [row prefix]]`
 //! (default 200000 messages, every row).
-//! goheap runs on plain threads here, as the peers do (tokio on its own
-//! 2-worker runtime, tasks instead of threads; it has no unbuffered or MPMC
-//! channel, so ping-pong uses capacity 1 and MPMC is left out).
+//! goheap runs twice: on goroutines (`goheap-g`, its home) and on plain
+//! threads (`goheap-t`), as crossbeam and flume do; tokio runs tasks on its
+//! own 2-worker runtime (it has no unbuffered or MPMC channel, so its
+//! ping-pong uses capacity 1 and it has no MPMC rows).
 
 use std::time::Instant;
 
 trait Flavour {
+    /// Whether the workers are goroutines (else threads).
+    const GOROUTINES: bool = false;
     type Tx: Clone + Send + 'static;
     type Rx: Clone + Send + 'static;
     fn make(cap: usize) -> (Self::Tx, Self::Rx);
@@ -21,8 +24,10 @@ trait Flavour {
     fn select8(rx: &[Self::Rx]) -> u64;
 }
 
-struct Goheap;
-impl Flavour for Goheap {
+/// goheap's channels, on goroutines (`true`) or threads.
+struct Goheap<const GOROUTINES: bool>;
+impl<const G: bool> Flavour for Goheap<G> {
+    const GOROUTINES: bool = G;
     type Tx = goheap::chan::Sender<u64>;
     type Rx = goheap::chan::Receiver<u64>;
     fn make(cap: usize) -> (Self::Tx, Self::Rx) {
@@ -110,6 +115,26 @@ impl Flavour for Flume {
     }
 }
 
+/// Starts a worker (goroutine or thread); the result joins it.
+fn spawn<F: Flavour>(f: impl FnOnce() + Send + 'static) -> Box<dyn FnOnce()> {
+    if F::GOROUTINES {
+        let (done_tx, done_rx) = goheap::chan::<()>(1);
+        goheap::go(move || {
+            f();
+            let _ = done_tx.send(());
+        });
+        Box::new(move || done_rx.recv().unwrap())
+    } else {
+        let t = std::thread::spawn(f);
+        Box::new(move || t.join().unwrap())
+    }
+}
+
+/// Runs a benchmark's driving loop on a worker of the flavour's kind.
+fn drive<F: Flavour>(f: impl FnOnce() + Send + 'static) {
+    spawn::<F>(f)();
+}
+
 /// Runs `f` and returns nanoseconds per message.
 fn time(messages: u64, f: impl FnOnce()) -> f64 {
     let start = Instant::now();
@@ -120,18 +145,20 @@ fn time(messages: u64, f: impl FnOnce()) -> f64 {
 fn pingpong<F: Flavour>(rounds: u64) -> f64 {
     let (ping_tx, ping_rx) = F::make(0);
     let (pong_tx, pong_rx) = F::make(0);
-    let echo = std::thread::spawn(move || {
+    let echo = spawn::<F>(move || {
         for _ in 0..rounds {
             F::send(&pong_tx, F::recv(&ping_rx));
         }
     });
     let ns = time(rounds, || {
-        for i in 0..rounds {
-            F::send(&ping_tx, i);
-            assert_eq!(F::recv(&pong_rx), i);
-        }
+        drive::<F>(move || {
+            for i in 0..rounds {
+                F::send(&ping_tx, i);
+                assert_eq!(F::recv(&pong_rx), i);
+            }
+        })
     });
-    echo.join().unwrap();
+    echo();
     ns
 }
 
@@ -142,7 +169,7 @@ fn buffered<F: Flavour>(cap: usize, senders: u64, receivers: u64, messages: u64)
         let threads: Vec<_> = (0..senders)
             .map(|_| {
                 let tx = tx.clone();
-                std::thread::spawn(move || {
+                spawn::<F>(move || {
                     for i in 0..messages / senders {
                         F::send(&tx, i);
                     }
@@ -150,15 +177,15 @@ fn buffered<F: Flavour>(cap: usize, senders: u64, receivers: u64, messages: u64)
             })
             .chain((0..receivers).map(|_| {
                 let rx = rx.clone();
-                std::thread::spawn(move || {
+                spawn::<F>(move || {
                     for _ in 0..messages / receivers {
                         F::recv(&rx);
                     }
                 })
             }))
             .collect();
-        for t in threads {
-            t.join().unwrap();
+        for join in threads {
+            join();
         }
     })
 }
@@ -170,23 +197,30 @@ fn select<F: Flavour>(n: usize, messages: u64) -> f64 {
         let senders: Vec<_> = txs
             .into_iter()
             .map(|tx| {
-                std::thread::spawn(move || {
+                // The sender stays open until the receiver is done.
+                let (stop_tx, stop_rx) = goheap::chan::<()>(0);
+                let join = spawn::<F>(move || {
                     for i in 0..messages / n as u64 {
                         F::send(&tx, i);
                     }
-                    tx // kept open until the receiver is done
-                })
+                    let _ = stop_rx.recv();
+                });
+                (stop_tx, join)
             })
             .collect();
-        for _ in 0..messages / n as u64 * n as u64 {
-            if n == 2 {
-                F::select2(&rxs);
-            } else {
-                F::select8(&rxs);
+        drive::<F>(move || {
+            for _ in 0..messages / n as u64 * n as u64 {
+                if n == 2 {
+                    F::select2(&rxs);
+                } else {
+                    F::select8(&rxs);
+                }
             }
+        });
+        for (stop, join) in senders {
+            drop(stop);
+            join();
         }
-        let open: Vec<_> = senders.into_iter().map(|s| s.join().unwrap()).collect();
-        drop(open);
     })
 }
 
@@ -329,7 +363,8 @@ fn main() {
     println!("ns per message (ratio to the row's best), {m} messages per cell");
     row("pingpong".into(), || {
         vec![
-            ("goheap", pingpong::<Goheap>(m / 4)),
+            ("goheap-g", pingpong::<Goheap<true>>(m / 4)),
+            ("goheap-t", pingpong::<Goheap<false>>(m / 4)),
             ("crossbeam", pingpong::<Crossbeam>(m / 4)),
             ("flume", pingpong::<Flume>(m / 4)),
             ("tokio", tokio_rows::pingpong(m / 4)),
@@ -339,7 +374,8 @@ fn main() {
         for cap in [1, 16, 1024] {
             row(format!("{shape}_cap{cap}"), || {
                 let mut cells = vec![
-                    ("goheap", buffered::<Goheap>(cap, s, r, m)),
+                    ("goheap-g", buffered::<Goheap<true>>(cap, s, r, m)),
+                    ("goheap-t", buffered::<Goheap<false>>(cap, s, r, m)),
                     ("crossbeam", buffered::<Crossbeam>(cap, s, r, m)),
                     ("flume", buffered::<Flume>(cap, s, r, m)),
                 ];
@@ -353,7 +389,8 @@ fn main() {
     for n in [2, 8] {
         row(format!("select{n}"), || {
             vec![
-                ("goheap", select::<Goheap>(n, m)),
+                ("goheap-g", select::<Goheap<true>>(n, m)),
+                ("goheap-t", select::<Goheap<false>>(n, m)),
                 ("crossbeam", select::<Crossbeam>(n, m)),
                 ("flume", select::<Flume>(n, m)),
                 ("tokio", tokio_rows::select(n, m)),

@@ -135,6 +135,48 @@ fn fair_among_ready_cases() {
 }
 
 #[test]
+fn fair_between_unbuffered_and_buffered_cases() {
+    // A parked sender keeps the unbuffered case ready; the buffered case is
+    // refilled before every select. Closed channels count as ready too.
+    let (a_tx, a_rx) = goheap::chan::<u8>(0);
+    let (b_tx, b_rx) = goheap::chan::<u8>(1);
+    let feeders: Vec<_> = (0..4)
+        .map(|_| {
+            let a_tx = a_tx.clone();
+            thread::spawn(move || while a_tx.send(0).is_ok() {})
+        })
+        .collect();
+    drop(a_tx);
+    let mut wins = [0u32; 2];
+    for _ in 0..2000 {
+        let _ = b_tx.try_send(1);
+        // Give a feeder time to park again, so both cases are ready.
+        thread::sleep(Duration::from_micros(100));
+        goheap::select! {
+            recv(a_rx) -> _v => wins[0] += 1,
+            recv(b_rx) -> _v => wins[1] += 1,
+        }
+    }
+    drop(a_rx);
+    for f in feeders {
+        f.join().unwrap();
+    }
+    assert!(wins.iter().all(|&w| w > 400), "{wins:?}");
+    // Both closed: each closed case must still come up.
+    let (a_tx, a_rx) = goheap::chan::<u8>(0);
+    let (b_tx, b_rx) = goheap::chan::<u8>(4);
+    drop((a_tx, b_tx));
+    let mut closed_wins = [0u32; 2];
+    for _ in 0..1000 {
+        goheap::select! {
+            recv(a_rx) -> v => { assert!(v.is_err()); closed_wins[0] += 1 },
+            recv(b_rx) -> v => { assert!(v.is_err()); closed_wins[1] += 1 },
+        }
+    }
+    assert!(closed_wins.iter().all(|&w| w > 300), "{closed_wins:?}");
+}
+
+#[test]
 fn same_channel_in_several_cases() {
     let (tx, rx) = goheap::chan::<u32>(1);
     let t = thread::spawn(move || {

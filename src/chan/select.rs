@@ -9,6 +9,7 @@
 //!    shuffle from a per-thread xorshift generator): the first case that
 //!    can complete without waiting does so, under the locks. The random
 //!    order makes the choice among ready cases uniform, Go's fairness.
+//!    (Pass 0 shortcuts this when all channels are buffered.)
 //! 2. If none can (and there is no `default`), enqueue one claimable sudog
 //!    per case, all on one `Parker`, then park, releasing the locks only
 //!    once every sudog is queued.
@@ -78,6 +79,9 @@ pub(crate) fn select<'c, const N: usize>(cases: &[SelCase<'c>], block: Block) ->
     let mut pollorder = [0u16; N];
     let mut lockorder = [0u16; N];
     shuffle(&mut pollorder[..cases.len()]);
+    if let Some(done) = poll_buffered(cases, &pollorder[..cases.len()]) {
+        return done;
+    }
     sort_by_channel(cases, &mut lockorder[..cases.len()]);
     let mut locks = Locks::<N> {
         guards: [const { None }; N],
@@ -101,6 +105,40 @@ pub(crate) fn select<'c, const N: usize>(cases: &[SelCase<'c>], block: Block) ->
         Block::Until(d) => Some(d),
     };
     park_all::<N>(cases, locks, deadline)
+}
+
+/// Pass 0, a shortcut before pass 1 when every case is on a buffered
+/// channel: in poll order, a case whose lock-free counters say it is ready
+/// (a value to take, room to put one, or closed: on a buffered channel
+/// these are exact but for races) is tried under its own lock only. Taking
+/// the first ready case in random order chooses as uniformly as pass 1
+/// does, and the case completes under its channel's lock, so it linearises
+/// there. An unbuffered channel has no such counter (its readiness is a
+/// parked peer), and checking only some cases here would starve it.
+fn poll_buffered(cases: &[SelCase<'_>], pollorder: &[u16]) -> Option<Selected> {
+    if cases.iter().any(|case| case.c.cap() == 0) {
+        return None;
+    }
+    for &i in pollorder {
+        let case = &cases[usize::from(i)];
+        let c = case.c;
+        let hinted = c.is_closed()
+            || match case.dir {
+                Dir::Recv => c.len() > 0,
+                Dir::Send => c.len() < c.cap(),
+            };
+        if hinted {
+            let mut q = c.lock();
+            if let Some(step) = poll(case, &mut q) {
+                drop(q);
+                return Some(Selected::Case(
+                    usize::from(i),
+                    complete(step) == Outcome::Done,
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Pass 1 for one case: complete it now if it can.
