@@ -50,7 +50,9 @@ fn in_child() -> bool {
 // ---------------------------------------------------------------------
 // Finding: `Trace for HashMap<K, V, S>` / `HashSet<T, S>` accept any
 // `S: BuildHasher` and never trace it. `BuildHasher` is a safe trait, so a
-// hasher can hold a `Gc` that nothing traces.
+// hasher can hold a `Gc` that nothing traces. Now the impls require
+// `S: Trace` and trace `self.hasher()` (an untraced hasher no longer
+// compiles: review_compile_fail/untraced_hasher_in_derived_type.rs).
 
 #[derive(Trace)]
 struct HasherTarget {
@@ -59,6 +61,7 @@ struct HasherTarget {
 
 static HASHER_TARGET_COLLECTED: AtomicBool = AtomicBool::new(false);
 
+#[derive(Trace)]
 struct SneakyHasher<'gc>(Gc<'gc, HasherTarget>);
 
 impl BuildHasher for SneakyHasher<'_> {
@@ -74,7 +77,6 @@ struct HasherHolder<'gc> {
 }
 
 #[test]
-#[ignore = "finding: Trace for HashMap/HashSet does not trace the BuildHasher S, which safe code can fill with a Gc (freed while reachable)"]
 fn a_gc_inside_a_hashmaps_hasher_stays_alive() {
     let _s = serial();
     let holder: Root<Rootable!['gc => HasherHolder<'gc>]> = mutate(|mu| {
