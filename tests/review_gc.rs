@@ -427,7 +427,6 @@ fn quietly<R>(f: impl FnOnce() -> R) -> Option<R> {
 }
 
 #[test]
-#[ignore = "finding: GcCell's flag protocol (fetch_add then undo on failure) lets a borrow or borrow_mut succeed while another thread holds borrow_mut"]
 fn gc_cell_borrows_never_overlap_across_threads() {
     use goheap::gc::GcCell;
     let _s = serial();

@@ -418,13 +418,27 @@ impl<T> GcCell<T> {
 
 impl<T: ?Sized + Trace> GcCell<T> {
     /// Shared access; panics if the value is mutably borrowed.
+    ///
+    /// The flag only ever moves from a reader count `n >= 0` to `n + 1`:
+    /// while a writer holds `WRITING` nobody else writes it, so the
+    /// writer's release (`store(0)`) cannot be undone or overlapped.
     pub fn borrow(&self) -> GcRef<'_, T> {
-        let f = self.flag.fetch_add(1, Ordering::Acquire);
-        if f < 0 {
-            self.flag.fetch_sub(1, Ordering::Release);
-            panic!("goheap: GcCell already mutably borrowed");
+        let mut f = self.flag.load(Ordering::Relaxed);
+        loop {
+            if f < 0 {
+                panic!("goheap: GcCell already mutably borrowed");
+            }
+            let Some(next) = f.checked_add(1) else {
+                panic!("goheap: GcCell borrowed too many times");
+            };
+            match self
+                .flag
+                .compare_exchange_weak(f, next, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return GcRef { cell: self },
+                Err(now) => f = now,
+            }
         }
-        GcRef { cell: self }
     }
 
     /// Exclusive access through the write barrier; panics if borrowed.
