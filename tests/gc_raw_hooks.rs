@@ -49,9 +49,12 @@ fn after_cycle() {
 
 #[test]
 fn hooks_take_part_in_every_cycle() {
-    raw::register_roots(roots);
-    raw::register_after_mark(after_mark);
-    raw::register_world_stopper(stop, start);
+    // SAFETY: the hooks only mark, query and count.
+    unsafe {
+        raw::register_roots(roots);
+        raw::register_after_mark(after_mark);
+        raw::register_world_stopper(stop, start);
+    }
     raw::after_cycle(after_cycle);
     // SAFETY: the objects are used as the collector allows: through roots.
     unsafe {

@@ -102,7 +102,9 @@ fn a_gc_inside_a_hashmaps_hasher_stays_alive() {
 // the cycle (world held, roots already marked). A hook may call `mutate`
 // (the cycle thread's DEPTH is > 0, so the entry counts as nested and does
 // not wait) and allocate and root an object there: it is never marked, so
-// this very cycle sweeps it while a `Root` names it.
+// this very cycle sweeps it while a `Root` names it. Now registering a
+// hook is `unsafe` (its contract forbids entering the heap) and a `mutate`
+// from inside a cycle aborts with a goheap message instead.
 
 #[derive(Trace)]
 struct HookObject {
@@ -128,18 +130,26 @@ fn allocating_root_hook(_: &mut Marker) {
 }
 
 #[test]
-#[ignore = "finding: a safe root hook (raw::register_roots) can mutate() and Root::new an object mid-cycle; the cycle then frees it under the Root"]
 fn an_object_rooted_from_inside_a_cycle_is_not_freed() {
-    let _s = serial();
-    raw::register_roots(allocating_root_hook);
-    HOOK_ARMED.store(true, Ordering::SeqCst);
-    raw::collect();
-    raw::collect();
-    raw::wait_for_finalizers();
-    assert!(HOOK_STASH.lock().unwrap().is_some(), "the hook ran");
+    if in_child() {
+        // SAFETY: none: the hook breaks the contract on purpose; the
+        // collector must refuse rather than free a rooted object.
+        unsafe { raw::register_roots(allocating_root_hook) };
+        HOOK_ARMED.store(true, Ordering::SeqCst);
+        raw::collect();
+        raw::collect();
+        raw::wait_for_finalizers();
+        assert!(HOOK_STASH.lock().unwrap().is_some(), "the hook ran");
+        assert!(
+            !HOOK_OBJECT_COLLECTED.load(Ordering::SeqCst),
+            "an object was collected while a Root names it"
+        );
+        return;
+    }
+    let (status, stderr) = run_child("an_object_rooted_from_inside_a_cycle_is_not_freed");
     assert!(
-        !HOOK_OBJECT_COLLECTED.load(Ordering::SeqCst),
-        "an object was collected while a Root names it"
+        status.success() || goheap_says(&stderr, &["mutate", "collection"]),
+        "{status:?}: {stderr}"
     );
 }
 
@@ -160,7 +170,8 @@ fn scanning_root_hook(m: &mut Marker) {
 #[ignore = "finding: Marker::scan_conservative is safe but dereferences any range (segfault from safe code via raw::register_roots)"]
 fn safe_code_cannot_make_the_marker_read_arbitrary_memory() {
     if in_child() {
-        raw::register_roots(scanning_root_hook);
+        // SAFETY: none: the hook breaks the contract on purpose.
+        unsafe { raw::register_roots(scanning_root_hook) };
         SCAN_ARMED.store(true, Ordering::SeqCst);
         raw::collect();
         return;
@@ -244,7 +255,9 @@ fn panicking_root_hook(_: &mut Marker) {
 #[ignore = "finding: a panic in a hook (or a Trace impl) leaves the world RUNNING: every later mutate() hangs, with no goheap message"]
 fn a_panic_inside_the_cycle_does_not_wedge_the_heap() {
     if in_child() {
-        raw::register_roots(panicking_root_hook);
+        // SAFETY: none: the hook panics on purpose (a `Trace` impl, safe
+        // code, can do the same); the heap must not wedge silently.
+        unsafe { raw::register_roots(panicking_root_hook) };
         PANIC_ARMED.store(true, Ordering::SeqCst);
         let _ = std::panic::catch_unwind(raw::collect);
         let (tx, rx) = std::sync::mpsc::channel();

@@ -46,6 +46,10 @@ static STATE: AtomicUsize = AtomicUsize::new(0);
 static WAIT: Mutex<()> = Mutex::new(());
 static WOKEN: Condvar = Condvar::new();
 
+/// `DEPTH` of the thread running a cycle: far above any nesting, so that
+/// an entry from a hook (which the count would take for nested) is seen.
+const IN_CYCLE: usize = usize::MAX / 2;
+
 thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
@@ -69,6 +73,9 @@ impl World {
     #[inline(always)]
     fn enter_with(patient: bool) -> World {
         let depth = DEPTH.get();
+        if patient && depth >= IN_CYCLE {
+            refused_in_cycle("mutate");
+        }
         DEPTH.set(depth + 1);
         if depth == 0 {
             let s = STATE.load(Ordering::Relaxed);
@@ -104,6 +111,27 @@ impl Drop for World {
             }
         }
     }
+}
+
+/// Aborts if this thread is running a cycle: a hook that allocates, frees
+/// or opens a scope would change the heap under the mark (an object made
+/// there is never marked and this very cycle would free it).
+#[inline(always)]
+pub fn refuse_in_cycle(what: &str) {
+    if DEPTH.get() >= IN_CYCLE {
+        refused_in_cycle(what);
+    }
+}
+
+#[cold]
+fn refused_in_cycle(what: &str) -> ! {
+    crate::os::write_stderr(&[
+        b"goheap: ",
+        what.as_bytes(),
+        b" inside a collection hook (the cycle holds the world; hooks may only mark)\n",
+    ]);
+    // SAFETY: abort never returns and needs no preconditions.
+    unsafe { libc::abort() }
 }
 
 #[cold]
@@ -172,10 +200,10 @@ fn try_run_cycle() -> bool {
         release_world();
         return false;
     }
-    DEPTH.set(DEPTH.get() + 1);
+    let depth = DEPTH.replace(IN_CYCLE);
     let hooks = hooks().clone();
     run_cycle(&hooks);
-    DEPTH.set(DEPTH.get() - 1);
+    DEPTH.set(depth);
     release_world();
     for f in &hooks.after_cycle {
         f();

@@ -12,8 +12,8 @@
 //! go to noscan spans and the barrier skips them.
 
 use super::mgcmark::Marker;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault};
 
 /// Types whose GC pointers the collector can find.
