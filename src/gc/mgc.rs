@@ -23,6 +23,11 @@
 //! Inside the world a thread may allocate, read and write GC objects, and
 //! look up the collector's metadata; outside it, only `Root` handles (whose
 //! table has its own lock). A cycle therefore sees no mutator at all.
+//!
+//! The thread running a cycle has `DEPTH == IN_CYCLE`: a hook that tries to
+//! enter the heap (a scope, `raw::alloc`, `raw::free`) aborts, and so does
+//! a cycle that unwinds (a panicking hook or `Trace` impl would leave the
+//! world held forever).
 
 use super::mcache;
 use super::mfinal;
@@ -134,6 +139,20 @@ fn refused_in_cycle(what: &str) -> ! {
     unsafe { libc::abort() }
 }
 
+/// Aborts the process if a cycle unwinds (a panicking hook or `Trace`
+/// impl): the world would stay held and every later entry would hang.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        crate::os::write_stderr(&[
+            b"goheap: panic inside a collection (a hook or a Trace impl); the heap cannot recover\n",
+        ]);
+        // SAFETY: abort never returns and needs no preconditions.
+        unsafe { libc::abort() }
+    }
+}
+
 #[cold]
 fn enter_slow(patient: bool) {
     let deadline = Instant::now() + PENDING_PATIENCE;
@@ -202,7 +221,9 @@ fn try_run_cycle() -> bool {
     }
     let depth = DEPTH.replace(IN_CYCLE);
     let hooks = hooks().clone();
+    let guard = AbortOnUnwind;
     run_cycle(&hooks);
+    core::mem::forget(guard);
     DEPTH.set(depth);
     release_world();
     for f in &hooks.after_cycle {
