@@ -506,7 +506,6 @@ fn gc_cell_borrows_never_overlap_across_threads() {
 static WAITING_CLEANUP_DONE: AtomicBool = AtomicBool::new(false);
 
 #[test]
-#[ignore = "finding: raw::wait_for_finalizers called from a cleanup (on the finalizer thread) deadlocks the finalizer thread"]
 fn a_cleanup_may_wait_for_finalizers() {
     if in_child() {
         mutate(|mu| {

@@ -181,7 +181,9 @@ pub fn gc_no() -> usize {
 }
 
 /// Blocks until the finalizer thread has run every `Drop` and cleanup of
-/// the cycles so far (tests, `GC_invoke_finalizers`-like waits).
+/// the cycles so far (tests, `GC_invoke_finalizers`-like waits). Called
+/// from a cleanup or `Drop` (on the finalizer thread) it returns at once:
+/// the rest of the queue runs after the caller.
 pub fn wait_for_finalizers() {
     super::mfinal::wait_idle();
 }
