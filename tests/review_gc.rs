@@ -207,7 +207,6 @@ struct OverAligned {
 }
 
 #[test]
-#[ignore = "finding: Gc::new of a type aligned above a page aborts with std's OOM message (earlier: misaligned objects)"]
 fn gc_new_honours_any_alignment() {
     if !in_child() {
         // In a fresh heap: where spans land depends on the heap's history.
@@ -292,7 +291,6 @@ fn a_panic_inside_the_cycle_does_not_wedge_the_heap() {
 // does.
 
 #[test]
-#[ignore = "finding: Gc::new out of memory aborts with std's message, not goheap's, and without a collection first"]
 fn gc_new_out_of_memory_names_goheap() {
     if in_child() {
         raw::set_max_heap_size(256 << 10);
