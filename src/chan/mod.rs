@@ -750,8 +750,10 @@ macro_rules! __select_parse {
     };
     // done: build the cases, run the select, run the chosen branch
     (@idx $is:tt @cases ($([$i:tt $kind:ident ($($args:tt)*) ($res:pat) $body:block])*) @default $d:tt @rest) => {{
-        // A match keeps the scrutinee's temporaries (`&&rx`) alive to its end.
-        match ($($crate::__select_case!($kind $($args)*),)*) {
+        // A match keeps the scrutinee's temporaries (`&&rx`) alive to its end;
+        // the `let` ends them before the caller's locals (a select as a block's
+        // tail would otherwise outlive the channels its cases borrow).
+        let __selected = match ($($crate::__select_case!($kind $($args)*),)*) {
             mut __cases => match $crate::chan::__select::run([$(__cases.$i.raw()),*], $crate::__select_wait!($d)) {
                 $crate::chan::__select::Selected::Case(__index, _) => {
                     $(if __index == $i {
@@ -763,7 +765,8 @@ macro_rules! __select_parse {
                 }
                 _ => $crate::__select_default!($d),
             }
-        }
+        };
+        __selected
     }};
 }
 
