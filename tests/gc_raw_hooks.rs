@@ -16,7 +16,9 @@ static CYCLES_SEEN: AtomicUsize = AtomicUsize::new(0);
 
 fn roots(m: &mut Marker) {
     let lo = ROOT_WORDS.as_ptr() as usize;
-    m.scan_conservative(lo, lo + std::mem::size_of_val(&ROOT_WORDS));
+    // SAFETY: a static array of words, readable; atomics, so a racing
+    // store would not be a data race either.
+    unsafe { m.scan_conservative(lo, lo + std::mem::size_of_val(&ROOT_WORDS)) };
 }
 
 /// Like a libgc finalizer: an unreachable watched object is seen unmarked,
@@ -49,9 +51,12 @@ fn after_cycle() {
 
 #[test]
 fn hooks_take_part_in_every_cycle() {
-    raw::register_roots(roots);
-    raw::register_after_mark(after_mark);
-    raw::register_world_stopper(stop, start);
+    // SAFETY: the hooks only mark, query and count.
+    unsafe {
+        raw::register_roots(roots);
+        raw::register_after_mark(after_mark);
+        raw::register_world_stopper(stop, start);
+    }
     raw::after_cycle(after_cycle);
     // SAFETY: the objects are used as the collector allows: through roots.
     unsafe {

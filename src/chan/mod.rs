@@ -485,17 +485,30 @@ pub mod __select {
     use super::{Receiver, RecvError, SendError, Sender};
     use core::mem::MaybeUninit;
 
-    /// A receive case: the receiver and the slot its value lands in.
+    /// Where a case stands. Only `run` moves `Ready` to `Chosen`, so a
+    /// case's outcome is read only after the select completed it, and
+    /// `result` moves `Chosen` to `Done`, so at most once.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum State {
+        Ready,
+        Chosen { ok: bool },
+        Done,
+    }
+
+    /// A receive case: the receiver and the slot its value lands in (set
+    /// exactly when the state is `Chosen { ok: true }`).
     pub struct RecvCase<'a, T> {
         rx: &'a Receiver<T>,
         slot: MaybeUninit<T>,
+        state: State,
     }
 
-    /// A send case: the sender and the value, until sent or handed back.
+    /// A send case: the sender and the value (set while the state is
+    /// `Ready` or `Chosen { ok: false }`: the send did not take it).
     pub struct SendCase<'a, T> {
         tx: &'a Sender<T>,
         slot: MaybeUninit<T>,
-        full: bool,
+        state: State,
     }
 
     /// `&Receiver`, `Receiver`, `&&Receiver`, … in `recv(..)`.
@@ -534,30 +547,69 @@ pub mod __select {
         }
     }
 
+    /// The untyped case of a typed one that has not run yet: it borrows
+    /// the case (its slot and state) until `run` returns.
+    fn raw_case<'s>(
+        c: &'s super::hchan::Hchan,
+        dir: Dir,
+        slot: *mut u8,
+        state: &'s mut State,
+    ) -> RawCase<'s> {
+        if *state != State::Ready {
+            panic!("goheap::chan: a select case runs once");
+        }
+        RawCase {
+            case: SelCase { c, dir, elem: slot },
+            state,
+        }
+    }
+
+    /// Takes the outcome that `run` recorded (once).
+    fn take_outcome(state: &mut State) -> bool {
+        let State::Chosen { ok } = *state else {
+            panic!("goheap::chan: the result of a select case the select did not choose");
+        };
+        *state = State::Done;
+        ok
+    }
+
     impl<'a, T> RecvCase<'a, T> {
         pub fn new<R: AsReceiver<Elem = T> + ?Sized>(rx: &'a R) -> Self {
             RecvCase {
                 rx: rx.as_receiver(),
                 slot: MaybeUninit::uninit(),
+                state: State::Ready,
             }
         }
 
-        pub fn raw(&mut self) -> RawCase<'a> {
-            RawCase(SelCase {
-                c: &self.rx.shared.hchan,
-                dir: Dir::Recv,
-                elem: self.slot.as_mut_ptr().cast(),
-            })
+        pub fn raw(&mut self) -> RawCase<'_> {
+            raw_case(
+                &self.rx.shared.hchan,
+                Dir::Recv,
+                self.slot.as_mut_ptr().cast(),
+                &mut self.state,
+            )
         }
 
-        /// The outcome of this case, once the select chose it.
-        pub fn result(&mut self, ok: bool) -> Result<T, RecvError> {
-            if ok {
+        /// The outcome of this case; panics unless the select chose it
+        /// and this is the first call.
+        pub fn result(&mut self) -> Result<T, RecvError> {
+            if take_outcome(&mut self.state) {
                 // SAFETY: the select completed this receive: a value was
-                // written into the slot, and is read out once.
+                // written into the slot, and the state says it is read
+                // out here, once.
                 Ok(unsafe { self.slot.assume_init_read() })
             } else {
                 Err(RecvError)
+            }
+        }
+    }
+
+    impl<T> Drop for RecvCase<'_, T> {
+        fn drop(&mut self) {
+            if self.state == (State::Chosen { ok: true }) {
+                // SAFETY: received and never taken: the value is here.
+                unsafe { self.slot.assume_init_drop() }
             }
         }
     }
@@ -567,25 +619,27 @@ pub mod __select {
             SendCase {
                 tx: tx.as_sender(),
                 slot: MaybeUninit::new(value),
-                full: true,
+                state: State::Ready,
             }
         }
 
-        pub fn raw(&mut self) -> RawCase<'a> {
-            RawCase(SelCase {
-                c: &self.tx.shared.hchan,
-                dir: Dir::Send,
-                elem: self.slot.as_mut_ptr().cast(),
-            })
+        pub fn raw(&mut self) -> RawCase<'_> {
+            raw_case(
+                &self.tx.shared.hchan,
+                Dir::Send,
+                self.slot.as_mut_ptr().cast(),
+                &mut self.state,
+            )
         }
 
-        /// The outcome of this case, once the select chose it.
-        pub fn result(&mut self, ok: bool) -> Result<(), SendError<T>> {
-            self.full = false;
-            if ok {
+        /// The outcome of this case; panics unless the select chose it
+        /// and this is the first call.
+        pub fn result(&mut self) -> Result<(), SendError<T>> {
+            if take_outcome(&mut self.state) {
                 Ok(())
             } else {
-                // SAFETY: the send failed, so the value was not moved.
+                // SAFETY: the send failed, so the value was not moved, and
+                // the state (now `Done`) says it is handed out once.
                 Err(SendError(unsafe { self.slot.assume_init_read() }))
             }
         }
@@ -593,20 +647,36 @@ pub mod __select {
 
     impl<T> Drop for SendCase<'_, T> {
         fn drop(&mut self) {
-            if self.full {
-                // SAFETY: this case was not chosen: the value is still here.
+            if matches!(self.state, State::Ready | State::Chosen { ok: false }) {
+                // SAFETY: not sent and not handed back: the value is here.
                 unsafe { self.slot.assume_init_drop() }
             }
         }
     }
 
-    /// One case, untyped.
-    pub struct RawCase<'a>(SelCase<'a>);
+    /// One case, untyped, borrowing its typed case while the select runs.
+    pub struct RawCase<'s> {
+        case: SelCase<'s>,
+        state: &'s mut State,
+    }
 
-    /// Runs the select over `cases`.
+    /// Runs the select over `cases` and records the outcome in the chosen
+    /// case, whose `result` then reads it.
     pub fn run<const N: usize>(cases: [RawCase<'_>; N], wait: Wait) -> Selected {
-        let cases = cases.map(|c| c.0);
-        select::<N>(&cases, wait.block())
+        let mut states: [Option<&mut State>; N] = [const { None }; N];
+        let mut next = 0;
+        let cases = cases.map(|c| {
+            states[next] = Some(c.state);
+            next += 1;
+            c.case
+        });
+        let selected = select::<N>(&cases, wait.block());
+        if let Selected::Case(i, ok) = selected {
+            if let Some(state) = states[i].take() {
+                *state = State::Chosen { ok };
+            }
+        }
+        selected
     }
 }
 
@@ -686,9 +756,9 @@ macro_rules! __select_parse {
         #[allow(clippy::let_and_return)]
         let __selected = match ($($crate::__select_case!($kind $($args)*),)*) {
             mut __cases => match $crate::chan::__select::run([$(__cases.$i.raw()),*], $crate::__select_wait!($d)) {
-                $crate::chan::__select::Selected::Case(__index, __ok) => {
+                $crate::chan::__select::Selected::Case(__index, _) => {
                     $(if __index == $i {
-                        let $res = __cases.$i.result(__ok);
+                        let $res = __cases.$i.result();
                         $body
                     } else)* {
                         unreachable!()

@@ -112,6 +112,7 @@ use super::mfinal;
 use super::mgc::World;
 use super::mgcmark::{trace_erased, Marker};
 use super::trace::Trace;
+use crate::alloc::sizeclasses::PAGE_SIZE;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::marker::PhantomData;
@@ -185,13 +186,20 @@ unsafe fn drop_erased<T>(p: *mut u8) {
 }
 
 impl<'gc, T: Trace + Send + 'gc> Gc<'gc, T> {
-    /// Moves `value` into the GC heap. Out of memory ends in
-    /// `handle_alloc_error`.
+    /// Moves `value` into the GC heap.
+    ///
+    /// Out of memory (the heap limit or the OS) aborts with a goheap
+    /// message: no collection can run inside a scope (its handles are not
+    /// roots), unlike `raw::alloc`, which collects and retries. Types
+    /// aligned above a page abort likewise (spans are only page-aligned).
     pub fn new(_mu: &Mutation<'gc>, value: T) -> Gc<'gc, T> {
+        if align_of::<T>() > PAGE_SIZE {
+            gc_new_failed(b"alignment above a page is unsupported", align_of::<T>());
+        }
         let kind = Kind::Typed(Info::<T>::INFO);
         let p = mcache::alloc(kind, size_of::<T>(), align_of::<T>()).cast::<T>();
         let Some(ptr) = NonNull::new(p) else {
-            std::alloc::handle_alloc_error(std::alloc::Layout::new::<T>())
+            gc_new_failed(b"out of memory", size_of::<T>())
         };
         allocate_black(p as usize);
         // SAFETY: a fresh object of T's size and alignment, ours.
@@ -201,6 +209,21 @@ impl<'gc, T: Trace + Send + 'gc> Gc<'gc, T> {
             _brand: PhantomData,
         }
     }
+}
+
+/// Prints `goheap: Gc::new: <what> (<n> bytes)` and aborts.
+#[cold]
+fn gc_new_failed(what: &[u8], n: usize) -> ! {
+    let mut buf = [0u8; 20];
+    crate::os::write_stderr(&[
+        b"goheap: Gc::new: ",
+        what,
+        b" (",
+        crate::os::decimal(n, &mut buf),
+        b" bytes)\n",
+    ]);
+    // SAFETY: abort never returns and needs no preconditions.
+    unsafe { libc::abort() }
 }
 
 /// While marking, objects are allocated marked (`mbarrier::ALLOCATE_BLACK`).
@@ -418,13 +441,27 @@ impl<T> GcCell<T> {
 
 impl<T: ?Sized + Trace> GcCell<T> {
     /// Shared access; panics if the value is mutably borrowed.
+    ///
+    /// The flag only ever moves from a reader count `n >= 0` to `n + 1`:
+    /// while a writer holds `WRITING` nobody else writes it, so the
+    /// writer's release (`store(0)`) cannot be undone or overlapped.
     pub fn borrow(&self) -> GcRef<'_, T> {
-        let f = self.flag.fetch_add(1, Ordering::Acquire);
-        if f < 0 {
-            self.flag.fetch_sub(1, Ordering::Release);
-            panic!("goheap: GcCell already mutably borrowed");
+        let mut f = self.flag.load(Ordering::Relaxed);
+        loop {
+            if f < 0 {
+                panic!("goheap: GcCell already mutably borrowed");
+            }
+            let Some(next) = f.checked_add(1) else {
+                panic!("goheap: GcCell borrowed too many times");
+            };
+            match self
+                .flag
+                .compare_exchange_weak(f, next, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return GcRef { cell: self },
+                Err(now) => f = now,
+            }
         }
-        GcRef { cell: self }
     }
 
     /// Exclusive access through the write barrier; panics if borrowed.

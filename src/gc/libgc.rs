@@ -59,9 +59,14 @@ pub fn init() {
 
 fn install_hooks() {
     INIT.call_once(|| {
-        raw::register_roots(scan_roots);
-        raw::register_after_mark(libgc_final::after_mark);
-        raw::register_world_stopper(stop_world, start_world);
+        // SAFETY: the hooks keep raw's contract: inside the cycle they only
+        // read roots, mark, and stop/start registered threads; they never
+        // enter the heap (alloc, free, mutate) nor root new objects.
+        unsafe {
+            raw::register_roots(scan_roots);
+            raw::register_after_mark(libgc_final::after_mark);
+            raw::register_world_stopper(stop_world, start_world);
+        }
         INITIALIZED.store(true, Ordering::Release);
     });
 }
@@ -86,14 +91,21 @@ pub fn enter() {
 }
 
 fn scan_roots(m: &mut Marker) {
-    conservative::for_each_static_range(|lo, hi| m.scan_conservative(lo, hi));
-    stoptheworld::for_each_stack(|lo, hi| m.scan_conservative(lo, hi));
+    // SAFETY: static ranges are the writable PT_LOAD segments of loaded
+    // objects (snapshot taken before the stop, no dlclose can run while the
+    // world is stopped) and stacks are those of stopped threads (from their
+    // published stack pointer to their base) or this thread's own: all
+    // mapped and readable, and not written while the world is stopped.
+    conservative::for_each_static_range(|lo, hi| unsafe { m.scan_conservative(lo, hi) });
+    // SAFETY: as above.
+    stoptheworld::for_each_stack(|lo, hi| unsafe { m.scan_conservative(lo, hi) });
     libgc_final::mark_roots(m);
     // SAFETY: stop_world took the lock on this thread.
     let exited = unsafe { &*EXITED.data_ptr() };
     for (_, result) in exited {
         let at = result as *const usize as usize;
-        m.scan_conservative(at, at + core::mem::size_of::<usize>());
+        // SAFETY: one word of the exited-thread table, held under its lock.
+        unsafe { m.scan_conservative(at, at + core::mem::size_of::<usize>()) };
     }
 }
 

@@ -241,7 +241,8 @@ pub fn mark_roots(m: &mut Marker) {
 
 fn scan_word(m: &mut Marker, w: &usize) {
     let at = w as *const usize as usize;
-    m.scan_conservative(at, at + core::mem::size_of::<usize>());
+    // SAFETY: `w` is a live reference to one word of the finalizer table.
+    unsafe { m.scan_conservative(at, at + core::mem::size_of::<usize>()) };
 }
 
 /// After-mark hook (see the module's steps 1-4). Returns whether it marked
@@ -307,7 +308,9 @@ fn mark_referents(m: &mut Marker, obj: usize, mode: Mode) {
     }
     let end = obj + raw::size(obj as *const u8);
     match mode {
-        Mode::Normal => m.scan_conservative(obj, end),
+        // SAFETY: `obj..end` is the allocated GC object at `obj` (raw::size
+        // of its base), mapped, and not written while the world is stopped.
+        Mode::Normal => unsafe { m.scan_conservative(obj, end) },
         Mode::NoOrder => {}
         Mode::IgnoreSelf => {
             let word = core::mem::size_of::<usize>();

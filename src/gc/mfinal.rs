@@ -14,6 +14,7 @@
 //! the cleanup itself holds: then the object leaks, as in Go).
 
 use super::mbitmap::{Bits, GcSpan};
+use core::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard, Once};
 
@@ -44,6 +45,11 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue {
 static READY: Condvar = Condvar::new();
 static IDLE: Condvar = Condvar::new();
 static START: Once = Once::new();
+
+thread_local! {
+    /// Set on the finalizer thread (`wait_idle` must not wait for itself).
+    static ON_FINALIZER: Cell<bool> = const { Cell::new(false) };
+}
 
 type Cleanups = BTreeMap<usize, Vec<Box<dyn FnOnce() + Send>>>;
 static CLEANUPS: Mutex<Cleanups> = Mutex::new(BTreeMap::new());
@@ -76,6 +82,7 @@ pub fn wake() {
 }
 
 fn run() {
+    ON_FINALIZER.set(true);
     let mut q = lock_queue();
     loop {
         while let Some(job) = q.jobs.pop_front() {
@@ -108,7 +115,13 @@ fn run_job(job: Job) {
 }
 
 /// Blocks until the finalizer thread has run everything queued so far.
+/// On the finalizer thread itself (a cleanup or `Drop` that waits) it
+/// returns at once: the jobs queued behind the caller cannot run before
+/// it returns, so waiting would never end.
 pub fn wait_idle() {
+    if ON_FINALIZER.get() {
+        return;
+    }
     let mut q = lock_queue();
     while !q.jobs.is_empty() || q.running {
         READY.notify_one();

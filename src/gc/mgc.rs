@@ -23,6 +23,11 @@
 //! Inside the world a thread may allocate, read and write GC objects, and
 //! look up the collector's metadata; outside it, only `Root` handles (whose
 //! table has its own lock). A cycle therefore sees no mutator at all.
+//!
+//! The thread running a cycle has `DEPTH == IN_CYCLE`: a hook that tries to
+//! enter the heap (a scope, `raw::alloc`, `raw::free`) aborts, and so does
+//! a cycle that unwinds (a panicking hook or `Trace` impl would leave the
+//! world held forever).
 
 use super::mcache;
 use super::mfinal;
@@ -48,6 +53,10 @@ static FORCED: AtomicBool = AtomicBool::new(false);
 static WAIT: Mutex<()> = Mutex::new(());
 static WOKEN: Condvar = Condvar::new();
 
+/// `DEPTH` of the thread running a cycle: far above any nesting, so that
+/// an entry from a hook (which the count would take for nested) is seen.
+const IN_CYCLE: usize = usize::MAX / 2;
+
 thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
@@ -71,6 +80,9 @@ impl World {
     #[inline(always)]
     fn enter_with(patient: bool) -> World {
         let depth = DEPTH.get();
+        if patient && depth >= IN_CYCLE {
+            refused_in_cycle("mutate");
+        }
         DEPTH.set(depth + 1);
         if depth == 0 {
             let s = STATE.load(Ordering::Relaxed);
@@ -105,6 +117,41 @@ impl Drop for World {
                 try_run_cycle();
             }
         }
+    }
+}
+
+/// Aborts if this thread is running a cycle: a hook that allocates, frees
+/// or opens a scope would change the heap under the mark (an object made
+/// there is never marked and this very cycle would free it).
+#[inline(always)]
+pub fn refuse_in_cycle(what: &str) {
+    if DEPTH.get() >= IN_CYCLE {
+        refused_in_cycle(what);
+    }
+}
+
+#[cold]
+fn refused_in_cycle(what: &str) -> ! {
+    crate::os::write_stderr(&[
+        b"goheap: ",
+        what.as_bytes(),
+        b" inside a collection hook (the cycle holds the world; hooks may only mark)\n",
+    ]);
+    // SAFETY: abort never returns and needs no preconditions.
+    unsafe { libc::abort() }
+}
+
+/// Aborts the process if a cycle unwinds (a panicking hook or `Trace`
+/// impl): the world would stay held and every later entry would hang.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        crate::os::write_stderr(&[
+            b"goheap: panic inside a collection (a hook or a Trace impl); the heap cannot recover\n",
+        ]);
+        // SAFETY: abort never returns and needs no preconditions.
+        unsafe { libc::abort() }
     }
 }
 
@@ -174,10 +221,12 @@ fn try_run_cycle() -> bool {
         release_world();
         return false;
     }
-    DEPTH.set(DEPTH.get() + 1);
+    let depth = DEPTH.replace(IN_CYCLE);
     let hooks = hooks().clone();
+    let guard = AbortOnUnwind;
     run_cycle(&hooks);
-    DEPTH.set(DEPTH.get() - 1);
+    core::mem::forget(guard);
+    DEPTH.set(depth);
     release_world();
     for f in &hooks.after_cycle {
         f();

@@ -76,7 +76,12 @@ impl Marker {
     }
 
     /// Marks every GC object that an aligned word of `[lo, hi)` points into.
-    pub fn scan_conservative(&mut self, lo: usize, hi: usize) {
+    ///
+    /// # Safety
+    /// Every aligned word of `[lo, hi)` is readable for the call, and no
+    /// other thread writes it meanwhile (libgc's roots: stacks of stopped
+    /// threads, data segments, uncollectable objects).
+    pub unsafe fn scan_conservative(&mut self, lo: usize, hi: usize) {
         let mut p = lo.next_multiple_of(8);
         while p + 8 <= hi {
             // SAFETY: the caller hands a readable range.
@@ -110,7 +115,9 @@ impl Marker {
                 // SAFETY: p is an allocated object of the span's type, not
                 // being dropped (queued objects are not pushed).
                 Scan::Typed(trace) => unsafe { trace(p as *const u8, self) },
-                Scan::Words(n) => self.scan_conservative(p, p + n),
+                // SAFETY: a conservative object of n bytes, allocated and
+                // not written while the world is held.
+                Scan::Words(n) => unsafe { self.scan_conservative(p, p + n) },
             }
         }
     }

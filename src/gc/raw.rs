@@ -5,9 +5,11 @@
 //! Every call enters the world for its duration (`mgc.rs`), so it never
 //! overlaps a cycle; a call that brings the world to empty with a
 //! collection pending runs it (as libgc collects inside `GC_malloc`).
-//! Hooks run inside the cycle, with the world held: they must not call
-//! `alloc`, `free` or `collect` (the after-cycle hooks run after the world
-//! is released and may).
+//! Hooks run inside the cycle, with the world held: registering one is
+//! `unsafe` (see each `register_*`'s contract). Entering the heap from a
+//! hook (`alloc`, `free`, a `mutate` scope) aborts with a goheap message:
+//! what it made would never be marked and this cycle would free it. The
+//! after-cycle hooks run after the world is released and may do anything.
 
 use super::api::allocate_black;
 use super::mbitmap::{self, Kind as SpanKind};
@@ -54,6 +56,7 @@ pub unsafe fn alloc(size: usize, kind: Kind) -> *mut u8 {
 }
 
 fn alloc_once(size: usize, kind: Kind) -> *mut u8 {
+    mgc::refuse_in_cycle("raw::alloc");
     let _w = World::enter_short();
     let p = mcache::alloc(span_kind(kind), size, 16);
     if !p.is_null() {
@@ -69,6 +72,7 @@ fn alloc_once(size: usize, kind: Kind) -> *mut u8 {
 /// # Safety
 /// Nothing uses the object afterwards.
 pub unsafe fn free(p: *mut u8) -> bool {
+    mgc::refuse_in_cycle("raw::free");
     let _w = World::enter_short();
     let Some((s, idx)) = mbitmap::object_of(p as usize) else {
         return false;
@@ -99,18 +103,35 @@ pub fn collect() {
 }
 
 /// `f` reports roots in every cycle's root phase (C threads stopped).
-pub fn register_roots(f: fn(&mut Marker)) {
+///
+/// # Safety
+/// `f` runs inside every later cycle, with the world held. It may only
+/// mark (`Marker`'s methods, within their own contracts) and query
+/// (`base`, `size`, `is_marked`); it must not enter the heap (`alloc`,
+/// `free`, `mutate`: they abort), touch GC objects other than by reading
+/// them, block on a thread that waits for the world, or panic (a panic
+/// inside a cycle aborts).
+pub unsafe fn register_roots(f: fn(&mut Marker)) {
     mgc::hooks().roots.push(f);
 }
 
 /// `f` runs after marking drains; it returns true if it marked more, and
 /// then all after-mark hooks run again.
-pub fn register_after_mark(f: fn(&mut Marker) -> bool) {
+///
+/// # Safety
+/// As for `register_roots`; `f` must also return true whenever it marked
+/// something, or what that reaches is freed while marked.
+pub unsafe fn register_after_mark(f: fn(&mut Marker) -> bool) {
     mgc::hooks().after_mark.push(f);
 }
 
 /// Suspends and resumes the C threads around each cycle's mark.
-pub fn register_world_stopper(stop: fn(), start: fn()) {
+///
+/// # Safety
+/// As for `register_roots` (`stop` and `start` run inside the cycle);
+/// `stop` must return only once every thread that could touch the heap
+/// outside the world is suspended, and `start` must resume them.
+pub unsafe fn register_world_stopper(stop: fn(), start: fn()) {
     mgc::hooks().world = Some((stop, start));
 }
 
@@ -160,7 +181,9 @@ pub fn gc_no() -> usize {
 }
 
 /// Blocks until the finalizer thread has run every `Drop` and cleanup of
-/// the cycles so far (tests, `GC_invoke_finalizers`-like waits).
+/// the cycles so far (tests, `GC_invoke_finalizers`-like waits). Called
+/// from a cleanup or `Drop` (on the finalizer thread) it returns at once:
+/// the rest of the queue runs after the caller.
 pub fn wait_for_finalizers() {
     super::mfinal::wait_idle();
 }

@@ -12,8 +12,9 @@
 //! go to noscan spans and the barrier skips them.
 
 use super::mgcmark::Marker;
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault};
 
 /// Types whose GC pointers the collector can find.
 ///
@@ -151,7 +152,6 @@ sequence!(
     [T: Trace, const N: usize] [T; N],
     [T: Trace] Vec<T>,
     [T: Trace] VecDeque<T>,
-    [T: Trace, S: BuildHasher] HashSet<T, S>,
     [T: Trace] BTreeSet<T>,
 );
 
@@ -168,12 +168,37 @@ fn trace_pairs<'a, K: Trace + 'a, V: Trace + 'a>(
     }
 }
 
-// SAFETY: traces every key and value.
-unsafe impl<K: Trace, V: Trace, S: BuildHasher> Trace for HashMap<K, V, S> {
-    const NEEDS_TRACE: bool = K::NEEDS_TRACE || V::NEEDS_TRACE;
+// SAFETY: traces every element and the hasher (`BuildHasher` is a safe
+// trait: a hasher may hold a `Gc`).
+unsafe impl<T: Trace, S: BuildHasher + Trace> Trace for HashSet<T, S> {
+    const NEEDS_TRACE: bool = T::NEEDS_TRACE || S::NEEDS_TRACE;
     fn trace(&self, m: &mut Marker) {
+        self.hasher().trace(m);
+        trace_all(self, m)
+    }
+}
+
+// SAFETY: traces every key and value, and the hasher (as for `HashSet`).
+unsafe impl<K: Trace, V: Trace, S: BuildHasher + Trace> Trace for HashMap<K, V, S> {
+    const NEEDS_TRACE: bool = K::NEEDS_TRACE || V::NEEDS_TRACE || S::NEEDS_TRACE;
+    fn trace(&self, m: &mut Marker) {
+        self.hasher().trace(m);
         trace_pairs(self, m)
     }
+}
+
+// SAFETY: std's hasher state is two keys, no GC pointer.
+unsafe impl Trace for RandomState {
+    const NEEDS_TRACE: bool = false;
+    #[inline(always)]
+    fn trace(&self, _: &mut Marker) {}
+}
+
+// SAFETY: holds no value (it builds `H::default()` on demand).
+unsafe impl<H> Trace for BuildHasherDefault<H> {
+    const NEEDS_TRACE: bool = false;
+    #[inline(always)]
+    fn trace(&self, _: &mut Marker) {}
 }
 
 // SAFETY: traces every key and value.

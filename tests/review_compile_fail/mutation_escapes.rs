@@ -1,0 +1,5 @@
+// expect: error
+pub fn f() {
+    let m = goheap::gc::mutate(|mu| mu as *const goheap::gc::Mutation<'_>);
+    let _ = m;
+}
