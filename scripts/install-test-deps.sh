@@ -2,7 +2,8 @@
 # install-test-deps.sh — installs what the test suite needs beyond Rust and a C
 # compiler: Debian's libgc-dev (libgc's gc.h and libgc.so, which the libgc C API
 # tests compile against and compare with) and w3m (a real program linked to
-# libgc, run on goheap by tests/libgc_programs.rs). Idempotent and quiet: does
+# libgc, run on goheap by tests/libgc.rs) and golang-go (whose `go tool pprof`
+# reads goheap's heap profiles back in tests/profile.rs). Idempotent and quiet: does
 # nothing when every package is already installed; otherwise runs
 # `apt-get update` and installs the missing ones (as root directly, else through
 # sudo). Without apt-get it says what to install and exits 1.
@@ -10,7 +11,7 @@
 # Usage: scripts/install-test-deps.sh
 set -eu
 
-packages="libgc-dev w3m"
+packages="libgc-dev w3m golang-go"
 
 case ${1:-} in
 -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
