@@ -48,6 +48,7 @@
 //! layouts under 16 bytes) are not sampled.
 
 mod buf;
+mod fmath;
 mod gzip;
 mod maps;
 mod mprof;

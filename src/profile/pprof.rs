@@ -15,6 +15,7 @@
 //! Nothing here calls malloc: every buffer is a `Buf` (see `buf.rs`).
 
 use super::buf::Buf;
+use super::fmath;
 use super::gzip::gzip;
 use super::maps::Maps;
 use super::mprof;
@@ -139,7 +140,7 @@ pub fn scale(count: u64, bytes: u64, rate: usize) -> (u64, u64) {
         return (count, bytes);
     }
     let average = bytes as f64 / count as f64;
-    let factor = 1.0 / (1.0 - (-average / rate as f64).exp());
+    let factor = 1.0 / (1.0 - fmath::exp(-average / rate as f64));
     (
         (count as f64 * factor) as u64,
         (bytes as f64 * factor) as u64,

@@ -2,6 +2,7 @@
 //! by default, 0 when `GOHEAP_PROFILE` is unset), and exponentially
 //! distributed distances between sampling points (Go's `nextSample`).
 
+use super::fmath;
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
@@ -112,7 +113,7 @@ fn distance(rate: usize, bits: u64) -> isize {
         return 0;
     }
     let u = ((bits >> 11) + 1) as f64 / (1u64 << 53) as f64;
-    let d = -u.ln() * rate as f64;
+    let d = -fmath::ln(u) * rate as f64;
     if d >= isize::MAX as f64 {
         isize::MAX
     } else {
