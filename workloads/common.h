@@ -186,6 +186,67 @@ static inline void free_checked(sums_t *s, void *p, size_t n, uint64_t tag)
     free(p);
 }
 
+/* A block a workload keeps: address, size and tag. */
+typedef struct {
+    void *p;
+    size_t n;
+    uint64_t tag;
+} block_t;
+
+/* Allocates n (at least 16) bytes and writes the pattern of `tag` into the
+ * first and the last word only: for the workloads that measure malloc and
+ * free themselves, where filling every word would take most of the time. */
+static inline void *alloc_ends(sums_t *s, size_t n, uint64_t tag)
+{
+    unsigned char *p = xmalloc(n);
+    uint64_t first = pattern(tag, 0), last = pattern(tag, 1);
+    memcpy(p, &first, 8);
+    memcpy(p + n - 8, &last, 8);
+    s->written += first + last;
+    return p;
+}
+
+/* Checks the two words alloc_ends wrote, then frees the block. */
+static inline void free_ends(sums_t *s, const block_t *b)
+{
+    const unsigned char *p = b->p;
+    uint64_t first, last;
+    memcpy(&first, p, 8);
+    memcpy(&last, p + b->n - 8, 8);
+    if (first != pattern(b->tag, 0) || last != pattern(b->tag, 1))
+        fail("block %p (%zu bytes, tag %llu) corrupted", b->p, b->n,
+             (unsigned long long)b->tag);
+    s->read += first + last;
+    free(b->p);
+}
+
+/* Frees the block in *b, if any, and puts a new one of n bytes there. */
+static inline void replace_ends(sums_t *s, block_t *b, size_t n, uint64_t tag)
+{
+    if (b->p != NULL)
+        free_ends(s, b);
+    b->n = n;
+    b->tag = tag;
+    b->p = alloc_ends(s, n, tag);
+}
+
+/* The loop of bench-malloc-simple's shape: `steps` times, free one of a
+ * few live blocks and allocate one of a random size in [16, 512] bytes in
+ * its place. Returns the thread's sums. */
+#define FEW_LIVE 4
+static inline sums_t small_pairs_loop(uint64_t seed, long steps)
+{
+    rng_t rng = {seed};
+    sums_t sums = {0, 0};
+    block_t live[FEW_LIVE] = {{0}};
+    for (long step = 0; step < steps; step++)
+        replace_ends(&sums, &live[step % FEW_LIVE], rng_range(&rng, 16, 512),
+                     seed << 48 | (uint64_t)step);
+    for (int i = 0; i < FEW_LIVE; i++)
+        free_ends(&sums, &live[i]);
+    return sums;
+}
+
 /* Adds another thread's sums to s. */
 static inline void sums_add(sums_t *s, const sums_t *other)
 {
