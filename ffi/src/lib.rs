@@ -112,8 +112,22 @@ fn page_size() -> usize {
 // about invalid pointers.
 // ---------------------------------------------------------------------------
 
+/// Small sizes take one compare to the core's fast path; the rest goes
+/// through `malloc_large`.
 #[inline(always)]
 fn malloc_impl(size: usize) -> *mut c_void {
+    if size > heap::C_SMALL_MAX {
+        return malloc_large(size);
+    }
+    let p = heap::alloc_c_small(size);
+    if p.is_null() {
+        return enomem();
+    }
+    p.cast()
+}
+
+#[inline(never)]
+fn malloc_large(size: usize) -> *mut c_void {
     if size > MAX_REQUEST {
         return enomem();
     }

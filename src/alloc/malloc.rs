@@ -30,10 +30,13 @@ use crate::alloc::mcentral::CENTRAL;
 use crate::alloc::mheap::HEAP;
 use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState};
 use crate::alloc::mstats::{self, Stats};
+use crate::alloc::scavenger;
+use crate::alloc::sizeclasses::{
+    class_for_aligned, size_to_class, smallest_class_holding, MAX_SMALL_SIZE, PAGE_SIZE,
+    SMALL_SIZE_MAX, TINY_SIZE,
+};
 use crate::options;
 use crate::os;
-use crate::alloc::scavenger;
-use crate::alloc::sizeclasses::{class_for_aligned, size_to_class, MAX_SMALL_SIZE, PAGE_SIZE, TINY_SIZE};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -62,17 +65,65 @@ pub fn is_tiny(size: usize, align: usize) -> bool {
     cfg!(feature = "tiny") && size.wrapping_sub(1) < TINY_SIZE - 1 && align < 8
 }
 
+/// Allocates an object of small class `spc`: a pop off this thread's cache
+/// list, with no call. A thread's first allocation and empty lists go to
+/// `alloc_small_slow`.
+#[inline(always)]
+fn alloc_small(spc: SpanClass) -> *mut u8 {
+    if let Some(mut c) = mcache::current() {
+        // SAFETY: this thread's own live cache; nothing else refers to it
+        // while the allocator runs on this thread.
+        let p = unsafe { c.as_mut() }.try_alloc(spc);
+        if !p.is_null() {
+            return p;
+        }
+    }
+    alloc_small_slow(spc)
+}
+
+#[cold]
+#[inline(never)]
+fn alloc_small_slow(spc: SpanClass) -> *mut u8 {
+    with_cache(|c| c.alloc(spc))
+}
+
 /// Allocates `size` bytes aligned to `align` (a power of two); null when out
 /// of memory. Size 0 gives a unique smallest object.
 #[inline(always)]
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
-    if size <= MAX_SMALL_SIZE && align <= 16 {
-        // A multiple of 16 stays within MAX_SMALL_SIZE when rounded up.
+    if size <= SMALL_SIZE_MAX && align <= 16 {
+        // A multiple of 16 stays within SMALL_SIZE_MAX when rounded up.
         let rounded = (size + align - 1) & !(align - 1);
-        let spc = SpanClass::noscan(size_to_class(rounded));
-        return with_cache(|c| c.alloc(spc));
+        return alloc_small(SpanClass::noscan(size_to_class(rounded)));
     }
     alloc_slow(size, align)
+}
+
+/// Largest size `alloc_c_small` takes.
+pub const C_SMALL_MAX: usize = SMALL_SIZE_MAX;
+
+/// C's small `malloc`: `size` (at most `C_SMALL_MAX`) bytes aligned to 16
+/// (every C block is, as glibc's are), through one table load and a pop.
+/// Null when out of memory.
+#[inline(always)]
+pub fn alloc_c_small(size: usize) -> *mut u8 {
+    debug_assert!(size <= C_SMALL_MAX);
+    // SAFETY: size ≤ C_SMALL_MAX, so the index is at most C_SMALL_MAX / 16.
+    alloc_small(unsafe { *SPAN_CLASS_16.get_unchecked((size + 15) >> 4) })
+}
+
+/// The span class of each size up to `C_SMALL_MAX` rounded up to 16, by
+/// `size / 16`.
+static SPAN_CLASS_16: [SpanClass; C_SMALL_MAX / 16 + 1] = span_class_16();
+
+const fn span_class_16() -> [SpanClass; C_SMALL_MAX / 16 + 1] {
+    let mut t = [SpanClass::NONE; C_SMALL_MAX / 16 + 1];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = SpanClass::noscan(smallest_class_holding(i * 16) as usize);
+        i += 1;
+    }
+    t
 }
 
 /// `alloc`, with tiny requests packed into shared blocks (Rust layouts).
@@ -86,11 +137,13 @@ pub fn alloc_maybe_tiny(size: usize, align: usize) -> *mut u8 {
 
 #[inline(never)]
 fn alloc_slow(size: usize, align: usize) -> *mut u8 {
+    if size <= MAX_SMALL_SIZE && align <= 16 {
+        // A multiple of 16 stays within MAX_SMALL_SIZE when rounded up.
+        let rounded = (size + align - 1) & !(align - 1);
+        return alloc_small(SpanClass::noscan(size_to_class(rounded)));
+    }
     match class_for_aligned(size, align) {
-        Some(class) => {
-            let spc = SpanClass::noscan(class);
-            with_cache(|c| c.alloc(spc))
-        }
+        Some(class) => alloc_small(SpanClass::noscan(class)),
         None => alloc_large(size, align, false),
     }
 }
@@ -180,8 +233,11 @@ fn lookup(p: *mut u8, op: &'static str) -> (Object, &'static MSpan) {
     }
     if spc == SpanClass::LARGE {
         (Object::Large, span)
-    } else {
+    } else if spc.is_small_noscan() {
         (Object::Small(spc), span)
+    } else {
+        // The managed heap's spans: not malloc's to free.
+        invalid(op, addr)
     }
 }
 
@@ -207,35 +263,78 @@ fn double_free(op: &'static str, addr: usize) -> ! {
 
 /// Frees `p` (null: nothing). `op` names the caller in error messages.
 ///
+/// The fast path, with no call: the page map gives the span (the arena
+/// record and its page entry, two loads), the span's first cache line says
+/// that `p` starts an object handed out from it (`small_free_class`), the
+/// object's second word that it is not free already, and the object goes
+/// on this thread's cache list. Everything else (null, tiny pieces, large
+/// objects, a thread without a cache, bad pointers) goes to `free_other`.
+///
 /// # Safety
 /// If `p` is an object goheap handed out, nothing uses it afterwards.
 #[inline(always)]
 pub unsafe fn free(p: *mut u8, op: &'static str) {
-    if p.is_null() {
-        return;
-    }
-    let addr = p as usize;
-    if let Some(span) = arena::span_of(addr) {
-        let spc = span.spanclass;
-        // Spans not in use have class NONE: no need to check their state.
-        if spc.is_small_noscan()
-            && span.object_index(addr).is_some()
-            // SAFETY: p starts a carved object of spc, of 16 bytes or more
-            // when it carries marks.
-            && !(has_free_mark(spc) && unsafe { FreeObject::is_marked(p.cast()) })
-        {
-            // SAFETY: p is an in-use object of spc that the caller gives up.
-            if with_cache(|c| unsafe { c.free(spc, p) }) {
-                scavenger::ensure_started();
+    let span = arena::span_ptr_at(p as usize);
+    // SAFETY: map entries point at span records, which are never unmapped.
+    if let Some(spc) = small_free_class(unsafe { span.as_ref() }, p) {
+        if let Some(mut c) = mcache::current() {
+            // SAFETY: this thread's own live cache; p is a live object of
+            // spc that the caller gives up.
+            if unsafe { c.as_mut().push_free(spc, p) } {
+                flush_after_free(c, spc);
             }
             return;
         }
-        if spc == SpanClass::TINY {
-            free_tiny(span, addr, op);
-            return;
-        }
     }
-    free_slow(p, op);
+    free_other(p, span, op);
+}
+
+/// The class of `p` if `span` is a small span (not tiny, not large, not
+/// the collector's) and `p` starts an object it handed out that is not
+/// free: then `p` may go on a cache list.
+#[inline(always)]
+fn small_free_class(span: Option<&MSpan>, p: *mut u8) -> Option<SpanClass> {
+    let span = span?;
+    let spc = span.spanclass;
+    // Odd classes are noscan: small ones, or LARGE, whose span never
+    // carves (`is_carved_object` is false). Spans not in use have class
+    // NONE: no need to check their state.
+    let ok = spc.0 & 1 == 1
+        && span.is_carved_object(p as usize)
+        // SAFETY: p starts a carved object of spc, of 16 bytes or more
+        // when it carries marks.
+        && !(has_free_mark(spc) && unsafe { FreeObject::is_marked(p.cast()) });
+    ok.then_some(spc)
+}
+
+#[cold]
+#[inline(never)]
+fn flush_after_free(mut c: ptr::NonNull<MCache>, spc: SpanClass) {
+    // SAFETY: this thread's own live cache (see `free`).
+    unsafe { c.as_mut() }.flush(spc);
+    scavenger::ensure_started();
+}
+
+/// `free` off its fast path; `span` is what the page map holds at `p`.
+#[inline(never)]
+fn free_other(p: *mut u8, span: *mut MSpan, op: &'static str) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: map entries point at span records, which are never unmapped.
+    let span_ref = unsafe { span.as_ref() };
+    if let Some(spc) = small_free_class(span_ref, p) {
+        // A thread without a cache yet (or any more).
+        // SAFETY: p is an in-use object of spc that the caller gives up.
+        if with_cache(|c| unsafe { c.free(spc, p) }) {
+            scavenger::ensure_started();
+        }
+        return;
+    }
+    match span_ref {
+        Some(s) if s.spanclass == SpanClass::TINY => free_tiny(s, p as usize, op),
+        _ => free_slow(p, op),
+    }
 }
 
 /// Large objects and bad pointers.
@@ -447,4 +546,63 @@ pub fn print_stats() {
 
 extern "C" fn print_stats_at_exit() {
     print_stats();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alloc::mspan::ObjList;
+
+    fn span(npages: usize, spc: SpanClass) -> &'static mut MSpan {
+        let s = HEAP.lock().alloc_span(npages, 1, spc).unwrap();
+        // SAFETY: a fresh in-use span, this test's alone.
+        unsafe { &mut *s.as_ptr() }
+    }
+
+    /// Only carved, unmarked objects of small noscan spans may take the
+    /// free fast path: not the managed heap's spans, not large or tiny
+    /// ones, not free objects, not interior or uncarved addresses.
+    #[test]
+    fn only_live_objects_of_small_spans_take_the_free_fast_path() {
+        let class = size_to_class(96);
+        for (spc, fast) in [
+            (SpanClass::noscan(class), true),
+            (SpanClass(SpanClass::noscan(class).0 - 1), false),
+            (SpanClass::TINY, false),
+        ] {
+            let s = span(1, spc);
+            let mut objs = ObjList::new();
+            s.take(2, &mut objs);
+            let p = objs.pop();
+            // SAFETY: p is a carved object of at least 16 bytes.
+            unsafe { FreeObject::clear_mark(p) };
+            let p = p.cast::<u8>();
+            let want = fast.then_some(spc);
+            assert_eq!(small_free_class(Some(s), p), want, "{spc:?}");
+            let elem = s.elemsize;
+            // SAFETY: addresses inside the span, only compared.
+            let (interior, uncarved) = unsafe { (p.add(8), p.add(2 * elem)) };
+            assert_eq!(small_free_class(Some(s), interior), None);
+            assert_eq!(small_free_class(Some(s), uncarved), None);
+            let marked = objs.pop();
+            assert_eq!(
+                small_free_class(Some(s), marked.cast()),
+                None,
+                "free already"
+            );
+        }
+        let large = span(2, SpanClass::LARGE);
+        assert_eq!(small_free_class(Some(large), large.base as *mut u8), None);
+        assert_eq!(small_free_class(None, ptr::null_mut()), None);
+    }
+
+    /// The C ABI's class table gives what the general path gives for every
+    /// small size rounded up to 16.
+    #[test]
+    fn the_c_class_table_matches_size_to_class() {
+        for size in 0..=C_SMALL_MAX {
+            let want = SpanClass::noscan(size_to_class(size.next_multiple_of(16)));
+            assert_eq!(SPAN_CLASS_16[(size + 15) >> 4], want, "size {size}");
+        }
+    }
 }

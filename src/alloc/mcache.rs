@@ -47,12 +47,12 @@
 
 use crate::alloc::arena;
 use crate::alloc::fixalloc::FixAlloc;
-use crate::lock::Mutex;
 use crate::alloc::mcentral::central;
 use crate::alloc::mheap::{GENERATION, HEAP};
 use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, ObjList, SpanClass, NUM_SPAN_CLASSES};
-use crate::os;
 use crate::alloc::sizeclasses::{class_size, PAGE_SIZE, TINY_SIZE};
+use crate::lock::Mutex;
+use crate::os;
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -135,13 +135,21 @@ impl MCache {
     /// Allocates an object of class `spc`; null when out of memory.
     #[inline(always)]
     pub fn alloc(&mut self, spc: SpanClass) -> *mut u8 {
-        // SAFETY: span class indexes are below NUM_SPAN_CLASSES.
-        let list = unsafe { self.lists.get_unchecked_mut(spc.index()) };
-        let p = list.pop();
+        let p = self.try_alloc(spc);
         if p.is_null() {
             return self.refill(spc);
         }
-        if has_free_mark(spc) {
+        p
+    }
+
+    /// Pops an object of class `spc` off this cache's list: the allocation
+    /// fast path. Null when the list is empty (then `alloc` refills it).
+    #[inline(always)]
+    pub fn try_alloc(&mut self, spc: SpanClass) -> *mut u8 {
+        // SAFETY: span class indexes are below NUM_SPAN_CLASSES.
+        let list = unsafe { self.lists.get_unchecked_mut(spc.index()) };
+        let p = list.pop();
+        if !p.is_null() && has_free_mark(spc) {
             // SAFETY: p is a free object of at least 16 bytes.
             unsafe { FreeObject::clear_mark(p) };
         }
@@ -167,6 +175,22 @@ impl MCache {
     /// `p` is an in-use object of class `spc` that nothing uses any more.
     #[inline(always)]
     pub unsafe fn free(&mut self, spc: SpanClass, p: *mut u8) -> bool {
+        // SAFETY: forwarded contract.
+        let over = unsafe { self.push_free(spc, p) };
+        if over {
+            self.flush(spc);
+        }
+        over
+    }
+
+    /// Marks `p` free and pushes it on its list: the free fast path.
+    /// Returns whether the list is now past its limit; then the caller
+    /// calls `flush(spc)`.
+    ///
+    /// # Safety
+    /// As `free`.
+    #[inline(always)]
+    pub unsafe fn push_free(&mut self, spc: SpanClass, p: *mut u8) -> bool {
         let p = p.cast::<FreeObject>();
         // SAFETY: span class indexes are below NUM_SPAN_CLASSES.
         let list = unsafe { self.lists.get_unchecked_mut(spc.index()) };
@@ -177,15 +201,12 @@ impl MCache {
             }
             list.push(p);
         }
-        if list.len > list.limit {
-            self.flush(spc);
-            return true;
-        }
-        false
+        list.len > list.limit
     }
 
+    /// Gives a batch of the list of `spc` back to its central.
     #[inline(never)]
-    fn flush(&mut self, spc: SpanClass) {
+    pub fn flush(&mut self, spc: SpanClass) {
         let batch = self.lists[spc.index()].split_off_front(BATCH[spc.index()]);
         central(spc).release(batch);
         self.trim_if_new_epoch();
