@@ -208,7 +208,7 @@ impl MCache {
     #[inline(never)]
     pub fn flush(&mut self, spc: SpanClass) {
         let batch = self.lists[spc.index()].split_off_front(BATCH[spc.index()]);
-        central(spc).release(batch);
+        central(spc).release_batch(batch);
         self.trim_if_new_epoch();
     }
 
