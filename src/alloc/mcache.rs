@@ -82,6 +82,24 @@ const fn batch_table() -> [u32; NUM_SPAN_CLASSES] {
     t
 }
 
+/// The first refill of a class in a fresh (or trimmed) cache: a whole
+/// batch, except for classes of objects larger than a page, whose batches
+/// are several spans: there a thread that uses the class once should hold
+/// one object, not a batch. Later refills double up to `BATCH` (tcmalloc's
+/// slow start).
+const FIRST_REFILL: [u8; NUM_SPAN_CLASSES] = first_refill_table();
+
+const fn first_refill_table() -> [u8; NUM_SPAN_CLASSES] {
+    let mut t = [0u8; NUM_SPAN_CLASSES];
+    let mut i = 0;
+    while i < NUM_SPAN_CLASSES {
+        let size = class_size(SpanClass(i as u8).sizeclass());
+        t[i] = if size > PAGE_SIZE { 1 } else { BATCH[i] as u8 };
+        i += 1;
+    }
+    t
+}
+
 /// Empty lists, each with its class's limit of twice a batch.
 const fn cache_lists() -> [ObjList; NUM_SPAN_CLASSES] {
     let mut lists = [const { ObjList::new() }; NUM_SPAN_CLASSES];
@@ -109,6 +127,8 @@ pub struct MCache {
     tiny_local_frees: u8,
     tiny_count: *const AtomicU8,
     trim_epoch: u32,
+    /// Objects the next refill of each class takes (see `FIRST_REFILL`).
+    next_refill: [u8; NUM_SPAN_CLASSES],
     /// Large spans this thread freed, kept for its next large allocation of
     /// the same size (see `alloc_large`).
     large: [*mut MSpan; LARGE_CACHE_SLOTS],
@@ -128,6 +148,7 @@ impl MCache {
             tiny_local_frees: 0,
             tiny_count: ptr::null(),
             trim_epoch: 0,
+            next_refill: FIRST_REFILL,
             large: [ptr::null_mut(); LARGE_CACHE_SLOTS],
         }
     }
@@ -159,8 +180,10 @@ impl MCache {
     #[inline(never)]
     fn refill(&mut self, spc: SpanClass) -> *mut u8 {
         self.trim_if_new_epoch();
-        let list = &mut self.lists[spc.index()];
-        if central(spc).refill(spc, BATCH[spc.index()], list) == 0 {
+        let i = spc.index();
+        let want = self.next_refill[i];
+        self.next_refill[i] = want.saturating_mul(2).min(BATCH[i] as u8);
+        if central(spc).refill(spc, u32::from(want), &mut self.lists[i]) == 0 {
             return ptr::null_mut();
         }
         self.alloc(spc)
@@ -221,6 +244,7 @@ impl MCache {
             return;
         }
         self.trim_epoch = epoch;
+        self.next_refill = FIRST_REFILL;
         self.release_large();
         for i in 0..NUM_SPAN_CLASSES {
             let half = self.lists[i].len / 2;
@@ -568,6 +592,30 @@ mod tests {
                 assert!((4..=64).contains(&b), "class {i}: {b}");
             }
         }
+    }
+
+    /// A class of objects larger than a page starts with one object per
+    /// refill and doubles up to its batch.
+    #[test]
+    fn refills_of_classes_above_a_page_start_small_and_double() {
+        let spc = SpanClass::noscan(size_to_class(24000));
+        let batch = BATCH[spc.index()];
+        let mut c = MCache::new();
+        let mut objs = Vec::new();
+        let mut refills = Vec::new();
+        while refills.len() < 4 {
+            let empty = c.cached(spc) == 0;
+            objs.push(c.alloc(spc));
+            if empty {
+                refills.push(c.cached(spc) + 1);
+            }
+        }
+        assert_eq!(refills, [1, 2, 4.min(batch), 8.min(batch)]);
+        for o in objs {
+            // SAFETY: each is an in-use object of spc.
+            unsafe { c.free(spc, o) };
+        }
+        c.release_all();
     }
 
     #[test]
