@@ -70,15 +70,23 @@ pub fn is_tiny(size: usize, align: usize) -> bool {
 /// `alloc_small_slow`.
 #[inline(always)]
 fn alloc_small(spc: SpanClass) -> *mut u8 {
-    if let Some(mut c) = mcache::current() {
-        // SAFETY: this thread's own live cache; nothing else refers to it
-        // while the allocator runs on this thread.
-        let p = unsafe { c.as_mut() }.try_alloc(spc);
-        if !p.is_null() {
-            return p;
-        }
+    let p = try_alloc_small(spc);
+    if !p.is_null() {
+        return p;
     }
     alloc_small_slow(spc)
+}
+
+/// `alloc_small` without its slow path: null when this thread has no cache
+/// or its list is empty.
+#[inline(always)]
+fn try_alloc_small(spc: SpanClass) -> *mut u8 {
+    match mcache::current() {
+        // SAFETY: this thread's own live cache; nothing else refers to it
+        // while the allocator runs on this thread.
+        Some(mut c) => unsafe { c.as_mut() }.try_alloc(spc),
+        None => ptr::null_mut(),
+    }
 }
 
 #[cold]
@@ -94,7 +102,9 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
     if size <= SMALL_SIZE_MAX && align <= 16 {
         // A multiple of 16 stays within SMALL_SIZE_MAX when rounded up.
         let rounded = (size + align - 1) & !(align - 1);
-        return alloc_small(SpanClass::noscan(size_to_class(rounded)));
+        // SAFETY: rounded ≤ SMALL_SIZE_MAX, so the index is at most
+        // SMALL_SIZE_MAX / 8.
+        return alloc_small(unsafe { *SPAN_CLASS_8.get_unchecked(rounded.div_ceil(8)) });
     }
     alloc_slow(size, align)
 }
@@ -107,20 +117,34 @@ pub const C_SMALL_MAX: usize = SMALL_SIZE_MAX;
 /// Null when out of memory.
 #[inline(always)]
 pub fn alloc_c_small(size: usize) -> *mut u8 {
-    debug_assert!(size <= C_SMALL_MAX);
-    // SAFETY: size ≤ C_SMALL_MAX, so the index is at most C_SMALL_MAX / 16.
-    alloc_small(unsafe { *SPAN_CLASS_16.get_unchecked((size + 15) >> 4) })
+    alloc_small(c_span_class(size))
 }
 
-/// The span class of each size up to `C_SMALL_MAX` rounded up to 16, by
-/// `size / 16`.
-static SPAN_CLASS_16: [SpanClass; C_SMALL_MAX / 16 + 1] = span_class_16();
+/// `alloc_c_small` without its slow path (no call, so the caller needs no
+/// stack frame): null when this thread has no cache or the list is empty;
+/// then the caller calls `alloc_c_small`.
+#[inline(always)]
+pub fn try_alloc_c_small(size: usize) -> *mut u8 {
+    try_alloc_small(c_span_class(size))
+}
 
-const fn span_class_16() -> [SpanClass; C_SMALL_MAX / 16 + 1] {
-    let mut t = [SpanClass::NONE; C_SMALL_MAX / 16 + 1];
+#[inline(always)]
+fn c_span_class(size: usize) -> SpanClass {
+    debug_assert!(size <= C_SMALL_MAX);
+    // SAFETY: size ≤ C_SMALL_MAX, so the index is at most C_SMALL_MAX / 16.
+    unsafe { *SPAN_CLASS_16.get_unchecked((size + 15) >> 4) }
+}
+
+/// The span class of each size up to `SMALL_SIZE_MAX` rounded up to a
+/// multiple of 8 (Rust) or 16 (C), indexed by the rounded size / 8 or 16.
+static SPAN_CLASS_8: [SpanClass; SMALL_SIZE_MAX / 8 + 1] = span_class_table::<8, 129>();
+static SPAN_CLASS_16: [SpanClass; C_SMALL_MAX / 16 + 1] = span_class_table::<16, 65>();
+
+const fn span_class_table<const STEP: usize, const N: usize>() -> [SpanClass; N] {
+    let mut t = [SpanClass::NONE; N];
     let mut i = 0;
-    while i < t.len() {
-        t[i] = SpanClass::noscan(smallest_class_holding(i * 16) as usize);
+    while i < N {
+        t[i] = SpanClass::noscan(smallest_class_holding(i * STEP) as usize);
         i += 1;
     }
     t
@@ -596,13 +620,15 @@ mod tests {
         assert_eq!(small_free_class(None, ptr::null_mut()), None);
     }
 
-    /// The C ABI's class table gives what the general path gives for every
-    /// small size rounded up to 16.
+    /// The fast paths' class tables give what `size_to_class` gives for
+    /// every small size rounded up to 8 (Rust) or 16 (C).
     #[test]
-    fn the_c_class_table_matches_size_to_class() {
+    fn the_class_tables_match_size_to_class() {
         for size in 0..=C_SMALL_MAX {
             let want = SpanClass::noscan(size_to_class(size.next_multiple_of(16)));
             assert_eq!(SPAN_CLASS_16[(size + 15) >> 4], want, "size {size}");
+            let want = SpanClass::noscan(size_to_class(size.next_multiple_of(8)));
+            assert_eq!(SPAN_CLASS_8[size.div_ceil(8)], want, "size {size}");
         }
     }
 }

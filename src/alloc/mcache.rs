@@ -118,7 +118,9 @@ const LARGE_CACHE_MAX_PAGES: usize = (1 << 20) / PAGE_SIZE;
 /// Counter value of a block that is some cache's current tiny block.
 const TINY_PRECHARGE: u8 = 128;
 
-/// A thread's cache (see the module comment).
+/// A thread's cache (see the module comment). `lists` comes first, so that
+/// the fast paths address a list as cache + 16 · class.
+#[repr(C)]
 pub struct MCache {
     lists: [ObjList; NUM_SPAN_CLASSES],
     tiny: usize,
