@@ -279,4 +279,22 @@ static inline void join_thread(pthread_t t)
         fail("pthread_join: %s", strerror(err));
 }
 
+/* Runs fn((void *)0) … fn((void *)(n - 1)) on n threads at once, waits for
+ * them, and returns the total of sums[0..n), where each thread leaves its
+ * own. */
+static inline sums_t run_threads(size_t n, void *(*fn)(void *), const sums_t *sums)
+{
+    pthread_t threads[64];
+    if (n > 64)
+        fail("run_threads: %zu threads, at most 64", n);
+    for (size_t t = 0; t < n; t++)
+        start_thread(&threads[t], fn, (void *)t);
+    sums_t total = {0, 0};
+    for (size_t t = 0; t < n; t++) {
+        join_thread(threads[t]);
+        sums_add(&total, &sums[t]);
+    }
+    return total;
+}
+
 #endif

@@ -21,13 +21,6 @@ int main(int argc, char **argv)
 {
     workload_init(argc, argv);
     steps_per_thread = scaled(25L * 1000 * 1000);
-    pthread_t threads[THREADS];
-    for (size_t t = 0; t < THREADS; t++)
-        start_thread(&threads[t], run, (void *)t);
-    sums_t total = {0, 0};
-    for (size_t t = 0; t < THREADS; t++) {
-        join_thread(threads[t]);
-        sums_add(&total, &thread_sums[t]);
-    }
+    sums_t total = run_threads(THREADS, run, thread_sums);
     return finish("small-pairs-2t", &total);
 }
