@@ -7,9 +7,16 @@
 //! another thread than the one that allocated it simply joins the freeing
 //! thread's list: objects are interchangeable within a class. Lists move in
 //! batches: an empty list is refilled with `BATCH[class]` objects from the
-//! class's mcentral; a list longer than `2 × BATCH` gives `BATCH` back. So a
-//! thread caches a bounded amount, and a producer→consumer pair cycles
-//! objects through the central lists instead of growing the heap.
+//! class's mcentral; a list longer than `2 × BATCH` gives `BATCH` back, as a
+//! whole, to the central's transfer stack (`mcentral.rs`), where the next
+//! refill of any thread finds it. So a thread caches a bounded amount, and
+//! a producer→consumer pair cycles batches through the central instead of
+//! growing the heap. Classes of objects larger than a page start with
+//! refills of one object, doubling up to their batch (`FIRST_REFILL`).
+//!
+//! The fast paths (`try_alloc`, `push_free`) are a list pop and a list push,
+//! called by `malloc.rs` with the cache pointer it read from the thread word
+//! (one initial-exec TLS load); refills and flushes are out of line.
 //!
 //! The cache lives in a thread-local pointer. It is created on the thread's
 //! first allocation (records come from `CACHEALLOC`, a fixalloc). At thread
