@@ -99,10 +99,52 @@ fn child_helper() {
                 GoHeap.dealloc(p, l);
             }
         }
+        "double_free_first_call_on_thread" => {
+            // SAFETY: non-zero size.
+            let p = unsafe { GoHeap.alloc(l64) };
+            assert!(!p.is_null());
+            // SAFETY: a valid dealloc; the thread below frees p again.
+            unsafe { GoHeap.dealloc(p, l64) };
+            announce(p);
+            double_free_on_a_raw_thread(p);
+        }
+        "beyond_48_bits" => {
+            // SAFETY: non-zero size.
+            let p = unsafe { GoHeap.alloc(l64) };
+            assert!(!p.is_null());
+            // Same low bits as a live object: must not be taken for it.
+            let q = (p as usize | 1 << 48) as *mut u8;
+            announce(q);
+            // SAFETY: deliberately violates dealloc's contract (q is no
+            // object); the allocator is expected to abort.
+            unsafe { GoHeap.dealloc(q, l64) };
+        }
         other => panic!("unknown {CASE_ENV} {other:?}"),
     }
     // Reaching this point means the faulty dealloc returned.
     std::process::exit(3);
+}
+
+/// Frees `p` (a freed 64-byte block) on a new thread made with
+/// `pthread_create` directly, so that the free is the thread's first call
+/// into the allocator: it has no cache yet and takes the path that makes one.
+fn double_free_on_a_raw_thread(p: *mut u8) {
+    extern "C" fn free_it(p: *mut libc::c_void) -> *mut libc::c_void {
+        let l64 = Layout::from_size_align(64, 8).unwrap();
+        // SAFETY: deliberately violates dealloc's contract (p was freed
+        // already); the allocator is expected to abort.
+        unsafe { GoHeap.dealloc(p.cast(), l64) };
+        p
+    }
+    let mut t: libc::pthread_t = 0;
+    // SAFETY: free_it matches the start routine ABI; t is joined below.
+    unsafe {
+        assert_eq!(
+            libc::pthread_create(&mut t, std::ptr::null(), free_it, p.cast()),
+            0
+        );
+        libc::pthread_join(t, std::ptr::null_mut());
+    }
 }
 
 struct ChildRun {
@@ -242,6 +284,16 @@ fn dealloc_of_interior_pointer_aborts() {
 #[test]
 fn double_free_of_small_block_aborts() {
     assert_aborts("double_free", &["double free"]);
+}
+
+#[test]
+fn double_free_as_a_threads_first_call_aborts() {
+    assert_aborts("double_free_first_call_on_thread", &["double free"]);
+}
+
+#[test]
+fn dealloc_beyond_the_48_bit_address_space_aborts() {
+    assert_aborts("beyond_48_bits", &["invalid pointer"]);
 }
 
 #[test]

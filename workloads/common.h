@@ -186,6 +186,67 @@ static inline void free_checked(sums_t *s, void *p, size_t n, uint64_t tag)
     free(p);
 }
 
+/* A block a workload keeps: address, size and tag. */
+typedef struct {
+    void *p;
+    size_t n;
+    uint64_t tag;
+} block_t;
+
+/* Allocates n (at least 16) bytes and writes the pattern of `tag` into the
+ * first and the last word only: for the workloads that measure malloc and
+ * free themselves, where filling every word would take most of the time. */
+static inline void *alloc_ends(sums_t *s, size_t n, uint64_t tag)
+{
+    unsigned char *p = xmalloc(n);
+    uint64_t first = pattern(tag, 0), last = pattern(tag, 1);
+    memcpy(p, &first, 8);
+    memcpy(p + n - 8, &last, 8);
+    s->written += first + last;
+    return p;
+}
+
+/* Checks the two words alloc_ends wrote, then frees the block. */
+static inline void free_ends(sums_t *s, const block_t *b)
+{
+    const unsigned char *p = b->p;
+    uint64_t first, last;
+    memcpy(&first, p, 8);
+    memcpy(&last, p + b->n - 8, 8);
+    if (first != pattern(b->tag, 0) || last != pattern(b->tag, 1))
+        fail("block %p (%zu bytes, tag %llu) corrupted", b->p, b->n,
+             (unsigned long long)b->tag);
+    s->read += first + last;
+    free(b->p);
+}
+
+/* Frees the block in *b, if any, and puts a new one of n bytes there. */
+static inline void replace_ends(sums_t *s, block_t *b, size_t n, uint64_t tag)
+{
+    if (b->p != NULL)
+        free_ends(s, b);
+    b->n = n;
+    b->tag = tag;
+    b->p = alloc_ends(s, n, tag);
+}
+
+/* The loop of bench-malloc-simple's shape: `steps` times, free one of a
+ * few live blocks and allocate one of a random size in [16, 512] bytes in
+ * its place. Returns the thread's sums. */
+#define FEW_LIVE 4
+static inline sums_t small_pairs_loop(uint64_t seed, long steps)
+{
+    rng_t rng = {seed};
+    sums_t sums = {0, 0};
+    block_t live[FEW_LIVE] = {{0}};
+    for (long step = 0; step < steps; step++)
+        replace_ends(&sums, &live[step % FEW_LIVE], rng_range(&rng, 16, 512),
+                     seed << 48 | (uint64_t)step);
+    for (int i = 0; i < FEW_LIVE; i++)
+        free_ends(&sums, &live[i]);
+    return sums;
+}
+
 /* Adds another thread's sums to s. */
 static inline void sums_add(sums_t *s, const sums_t *other)
 {
@@ -216,6 +277,24 @@ static inline void join_thread(pthread_t t)
     int err = pthread_join(t, NULL);
     if (err != 0)
         fail("pthread_join: %s", strerror(err));
+}
+
+/* Runs fn((void *)0) … fn((void *)(n - 1)) on n threads at once, waits for
+ * them, and returns the total of sums[0..n), where each thread leaves its
+ * own. */
+static inline sums_t run_threads(size_t n, void *(*fn)(void *), const sums_t *sums)
+{
+    pthread_t threads[64];
+    if (n > 64)
+        fail("run_threads: %zu threads, at most 64", n);
+    for (size_t t = 0; t < n; t++)
+        start_thread(&threads[t], fn, (void *)t);
+    sums_t total = {0, 0};
+    for (size_t t = 0; t < n; t++) {
+        join_thread(threads[t]);
+        sums_add(&total, &sums[t]);
+    }
+    return total;
 }
 
 #endif

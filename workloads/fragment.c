@@ -9,12 +9,6 @@
 
 #define SMALL (400 * 1024)
 
-typedef struct {
-    void *p;
-    size_t n;
-    uint64_t tag;
-} block_t;
-
 static block_t small[SMALL];
 
 /* Frees block b (verified) and clears it. */

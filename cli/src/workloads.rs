@@ -30,6 +30,12 @@ pub const WORKLOADS: &[Workload] = &[
     workload!("fragment"),
     workload!("thread-churn"),
     workload!("parallel"),
+    workload!("small-pairs"),
+    workload!("small-pairs-2t"),
+    workload!("xmalloc"),
+    workload!("bigint"),
+    workload!("random-threads"),
+    workload!("larson"),
 ];
 
 /// The header every workload includes.

@@ -61,12 +61,15 @@ pub struct HeapArena {
 static ARENAS: [AtomicPtr<HeapArena>; ARENA_INDEX_LEN] =
     [const { AtomicPtr::new(ptr::null_mut()) }; ARENA_INDEX_LEN];
 
+/// The record of the arena holding `p`, or null. Addresses past the 48-bit
+/// space alias the slot of their low bits (a mask, not a branch, on the
+/// free path): their span lookups find spans that do not cover them, which
+/// callers reject as they reject stale entries.
 #[inline(always)]
 fn arena_of(p: usize) -> *mut HeapArena {
-    match ARENAS.get(p >> LOG_HEAP_ARENA_BYTES) {
-        Some(slot) => slot.load(Ordering::Acquire),
-        None => ptr::null_mut(),
-    }
+    let i = (p >> LOG_HEAP_ARENA_BYTES) & (ARENA_INDEX_LEN - 1);
+    // SAFETY: the mask keeps i below ARENA_INDEX_LEN.
+    unsafe { ARENAS.get_unchecked(i) }.load(Ordering::Acquire)
 }
 
 #[inline(always)]

@@ -32,7 +32,8 @@ use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState
 use crate::alloc::mstats::{self, Stats};
 use crate::alloc::scavenger;
 use crate::alloc::sizeclasses::{
-    class_for_aligned, size_to_class, MAX_SMALL_SIZE, PAGE_SIZE, TINY_SIZE,
+    class_for_aligned, size_to_class, smallest_class_holding, MAX_SMALL_SIZE, PAGE_SIZE,
+    SMALL_SIZE_MAX, TINY_SIZE,
 };
 use crate::options;
 use crate::os;
@@ -65,28 +66,100 @@ pub fn is_tiny(size: usize, align: usize) -> bool {
     cfg!(feature = "tiny") && size.wrapping_sub(1) < TINY_SIZE - 1 && align < 8
 }
 
+/// Allocates an object of small class `spc` for a request of `size`
+/// bytes: a pop off this thread's cache list, with no call. A thread's first
+/// allocation and empty lists go to `alloc_small_slow`.
+#[inline(always)]
+fn alloc_small(spc: SpanClass, size: usize) -> *mut u8 {
+    let p = try_alloc_small(spc, size);
+    if !p.is_null() {
+        return p;
+    }
+    alloc_small_slow(spc)
+}
+
+/// `alloc_small` without its slow path: null when this thread has no cache
+/// or its list is empty (the request is counted for the heap profile all the
+/// same, so the slow path does not count it again).
+#[inline(always)]
+fn try_alloc_small(spc: SpanClass, size: usize) -> *mut u8 {
+    match mcache::current() {
+        Some(mut c) => {
+            // SAFETY: this thread's own live cache; nothing else refers to it
+            // while the allocator runs on this thread.
+            let c = unsafe { c.as_mut() };
+            let p = c.try_alloc(spc);
+            // Heap-profile hook (crate::profile): count the bytes; past the
+            // sampling point, `profile_sample_small`.
+            if profile::sampler::count(&mut c.next_sample, size) < 0 {
+                return profile_sample_small(p, size);
+            }
+            p
+        }
+        None => ptr::null_mut(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn alloc_small_slow(spc: SpanClass) -> *mut u8 {
+    with_cache(|c| c.alloc(spc))
+}
+
 /// Allocates `size` bytes aligned to `align` (a power of two); null when out
 /// of memory. Size 0 gives a unique smallest object.
 #[inline(always)]
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
-    if size <= MAX_SMALL_SIZE && align <= 16 {
-        // A multiple of 16 stays within MAX_SMALL_SIZE when rounded up.
+    if size <= SMALL_SIZE_MAX && align <= 16 {
+        // A multiple of 16 stays within SMALL_SIZE_MAX when rounded up.
         let rounded = (size + align - 1) & !(align - 1);
-        let spc = SpanClass::noscan(size_to_class(rounded));
-        // Heap-profile hook (crate::profile): count the bytes; past the
-        // sampling point, `profile_sample_small` (after the cache borrow).
-        let (p, left) = with_cache(|c| {
-            (
-                c.alloc(spc),
-                profile::sampler::count(&mut c.next_sample, rounded),
-            )
-        });
-        if left < 0 {
-            return profile_sample_small(p, rounded);
-        }
-        return p;
+        // SAFETY: rounded ≤ SMALL_SIZE_MAX, so the index is at most
+        // SMALL_SIZE_MAX / 8.
+        let spc = unsafe { *SPAN_CLASS_8.get_unchecked(rounded.div_ceil(8)) };
+        return alloc_small(spc, rounded);
     }
     alloc_slow(size, align)
+}
+
+/// Largest size `alloc_c_small` takes.
+pub const C_SMALL_MAX: usize = SMALL_SIZE_MAX;
+
+/// C's small `malloc`: `size` (at most `C_SMALL_MAX`) bytes aligned to 16
+/// (every C block is, as glibc's are), through one table load and a pop.
+/// Null when out of memory.
+#[inline(always)]
+pub fn alloc_c_small(size: usize) -> *mut u8 {
+    alloc_small(c_span_class(size), size)
+}
+
+/// `alloc_c_small` without its slow path (no call, so the caller needs no
+/// stack frame): null when this thread has no cache or the list is empty;
+/// then the caller calls `alloc_c_small`.
+#[inline(always)]
+pub fn try_alloc_c_small(size: usize) -> *mut u8 {
+    try_alloc_small(c_span_class(size), size)
+}
+
+#[inline(always)]
+fn c_span_class(size: usize) -> SpanClass {
+    debug_assert!(size <= C_SMALL_MAX);
+    // SAFETY: size ≤ C_SMALL_MAX, so the index is at most C_SMALL_MAX / 16.
+    unsafe { *SPAN_CLASS_16.get_unchecked((size + 15) >> 4) }
+}
+
+/// The span class of each size up to `SMALL_SIZE_MAX` rounded up to a
+/// multiple of 8 (Rust) or 16 (C), indexed by the rounded size / 8 or 16.
+static SPAN_CLASS_8: [SpanClass; SMALL_SIZE_MAX / 8 + 1] = span_class_table::<8, 129>();
+static SPAN_CLASS_16: [SpanClass; C_SMALL_MAX / 16 + 1] = span_class_table::<16, 65>();
+
+const fn span_class_table<const STEP: usize, const N: usize>() -> [SpanClass; N] {
+    let mut t = [SpanClass::NONE; N];
+    let mut i = 0;
+    while i < N {
+        t[i] = SpanClass::noscan(smallest_class_holding(i * STEP) as usize);
+        i += 1;
+    }
+    t
 }
 
 /// `alloc`, with tiny requests packed into shared blocks (Rust layouts).
@@ -100,11 +173,13 @@ pub fn alloc_maybe_tiny(size: usize, align: usize) -> *mut u8 {
 
 #[inline(never)]
 fn alloc_slow(size: usize, align: usize) -> *mut u8 {
+    if size <= MAX_SMALL_SIZE && align <= 16 {
+        // A multiple of 16 stays within MAX_SMALL_SIZE when rounded up.
+        let rounded = (size + align - 1) & !(align - 1);
+        return alloc_small(SpanClass::noscan(size_to_class(rounded)), rounded);
+    }
     match class_for_aligned(size, align) {
-        Some(class) => {
-            let spc = SpanClass::noscan(class);
-            with_cache(|c| c.alloc(spc))
-        }
+        Some(class) => alloc_small(SpanClass::noscan(class), size),
         None => alloc_large(size, align, false),
     }
 }
@@ -236,8 +311,11 @@ fn lookup(p: *mut u8, op: &'static str) -> (Object, &'static MSpan) {
     }
     if spc == SpanClass::LARGE {
         (Object::Large, span)
-    } else {
+    } else if spc.is_small_noscan() {
         (Object::Small(spc), span)
+    } else {
+        // The managed heap's spans: not malloc's to free.
+        invalid(op, addr)
     }
 }
 
@@ -263,35 +341,78 @@ fn double_free(op: &'static str, addr: usize) -> ! {
 
 /// Frees `p` (null: nothing). `op` names the caller in error messages.
 ///
+/// The fast path, with no call: the page map gives the span (the arena
+/// record and its page entry, two loads), the span's first cache line says
+/// that `p` starts an object handed out from it (`small_free_class`), the
+/// object's second word that it is not free already, and the object goes
+/// on this thread's cache list. Everything else (null, tiny pieces, large
+/// objects, a thread without a cache, bad pointers) goes to `free_other`.
+///
 /// # Safety
 /// If `p` is an object goheap handed out, nothing uses it afterwards.
 #[inline(always)]
 pub unsafe fn free(p: *mut u8, op: &'static str) {
-    if p.is_null() {
-        return;
-    }
-    let addr = p as usize;
-    if let Some(span) = arena::span_of(addr) {
-        let spc = span.spanclass;
-        // Spans not in use have class NONE: no need to check their state.
-        if spc.is_small_noscan()
-            && span.object_index(addr).is_some()
-            // SAFETY: p starts a carved object of spc, of 16 bytes or more
-            // when it carries marks.
-            && !(has_free_mark(spc) && unsafe { FreeObject::is_marked(p.cast()) })
-        {
-            // SAFETY: p is an in-use object of spc that the caller gives up.
-            if with_cache(|c| unsafe { c.free(spc, p) }) {
-                scavenger::ensure_started();
+    let span = arena::span_ptr_at(p as usize);
+    // SAFETY: map entries point at span records, which are never unmapped.
+    if let Some(spc) = small_free_class(unsafe { span.as_ref() }, p) {
+        if let Some(mut c) = mcache::current() {
+            // SAFETY: this thread's own live cache; p is a live object of
+            // spc that the caller gives up.
+            if unsafe { c.as_mut().push_free(spc, p) } {
+                flush_after_free(c, spc);
             }
             return;
         }
-        if spc == SpanClass::TINY {
-            free_tiny(span, addr, op);
-            return;
-        }
     }
-    free_slow(p, op);
+    free_other(p, span, op);
+}
+
+/// The class of `p` if `span` is a small span (not tiny, not large, not
+/// the collector's) and `p` starts an object it handed out that is not
+/// free: then `p` may go on a cache list.
+#[inline(always)]
+fn small_free_class(span: Option<&MSpan>, p: *mut u8) -> Option<SpanClass> {
+    let span = span?;
+    let spc = span.spanclass;
+    // Odd classes are noscan: small ones, or LARGE, whose span never
+    // carves (`is_carved_object` is false). Spans not in use have class
+    // NONE: no need to check their state.
+    let ok = spc.0 & 1 == 1
+        && span.is_carved_object(p as usize)
+        // SAFETY: p starts a carved object of spc, of 16 bytes or more
+        // when it carries marks.
+        && !(has_free_mark(spc) && unsafe { FreeObject::is_marked(p.cast()) });
+    ok.then_some(spc)
+}
+
+#[cold]
+#[inline(never)]
+fn flush_after_free(mut c: ptr::NonNull<MCache>, spc: SpanClass) {
+    // SAFETY: this thread's own live cache (see `free`).
+    unsafe { c.as_mut() }.flush(spc);
+    scavenger::ensure_started();
+}
+
+/// `free` off its fast path; `span` is what the page map holds at `p`.
+#[inline(never)]
+fn free_other(p: *mut u8, span: *mut MSpan, op: &'static str) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: map entries point at span records, which are never unmapped.
+    let span_ref = unsafe { span.as_ref() };
+    if let Some(spc) = small_free_class(span_ref, p) {
+        // A thread without a cache yet (or any more).
+        // SAFETY: p is an in-use object of spc that the caller gives up.
+        if with_cache(|c| unsafe { c.free(spc, p) }) {
+            scavenger::ensure_started();
+        }
+        return;
+    }
+    match span_ref {
+        Some(s) if s.spanclass == SpanClass::TINY => free_tiny(s, p as usize, op),
+        _ => free_slow(p, op),
+    }
 }
 
 /// Large objects and bad pointers.
@@ -522,4 +643,65 @@ pub fn print_stats() {
 
 extern "C" fn print_stats_at_exit() {
     print_stats();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alloc::mspan::ObjList;
+
+    fn span(npages: usize, spc: SpanClass) -> &'static mut MSpan {
+        let s = HEAP.lock().alloc_span(npages, 1, spc).unwrap();
+        // SAFETY: a fresh in-use span, this test's alone.
+        unsafe { &mut *s.as_ptr() }
+    }
+
+    /// Only carved, unmarked objects of small noscan spans may take the
+    /// free fast path: not the managed heap's spans, not large or tiny
+    /// ones, not free objects, not interior or uncarved addresses.
+    #[test]
+    fn only_live_objects_of_small_spans_take_the_free_fast_path() {
+        let class = size_to_class(96);
+        for (spc, fast) in [
+            (SpanClass::noscan(class), true),
+            (SpanClass(SpanClass::noscan(class).0 - 1), false),
+            (SpanClass::TINY, false),
+        ] {
+            let s = span(1, spc);
+            let mut objs = ObjList::new();
+            s.take(2, &mut objs);
+            let p = objs.pop();
+            // SAFETY: p is a carved object of at least 16 bytes.
+            unsafe { FreeObject::clear_mark(p) };
+            let p = p.cast::<u8>();
+            let want = fast.then_some(spc);
+            assert_eq!(small_free_class(Some(s), p), want, "{spc:?}");
+            let elem = s.elemsize;
+            // SAFETY: addresses inside the span, only compared.
+            let (interior, uncarved) = unsafe { (p.add(8), p.add(2 * elem)) };
+            assert_eq!(small_free_class(Some(s), interior), None);
+            assert_eq!(small_free_class(Some(s), uncarved), None);
+            let marked = objs.pop();
+            assert_eq!(
+                small_free_class(Some(s), marked.cast()),
+                None,
+                "free already"
+            );
+        }
+        let large = span(2, SpanClass::LARGE);
+        assert_eq!(small_free_class(Some(large), large.base as *mut u8), None);
+        assert_eq!(small_free_class(None, ptr::null_mut()), None);
+    }
+
+    /// The fast paths' class tables give what `size_to_class` gives for
+    /// every small size rounded up to 8 (Rust) or 16 (C).
+    #[test]
+    fn the_class_tables_match_size_to_class() {
+        for size in 0..=C_SMALL_MAX {
+            let want = SpanClass::noscan(size_to_class(size.next_multiple_of(16)));
+            assert_eq!(SPAN_CLASS_16[(size + 15) >> 4], want, "size {size}");
+            let want = SpanClass::noscan(size_to_class(size.next_multiple_of(8)));
+            assert_eq!(SPAN_CLASS_8[size.div_ceil(8)], want, "size {size}");
+        }
+    }
 }

@@ -7,9 +7,16 @@
 //! another thread than the one that allocated it simply joins the freeing
 //! thread's list: objects are interchangeable within a class. Lists move in
 //! batches: an empty list is refilled with `BATCH[class]` objects from the
-//! class's mcentral; a list longer than `2 × BATCH` gives `BATCH` back. So a
-//! thread caches a bounded amount, and a producer→consumer pair cycles
-//! objects through the central lists instead of growing the heap.
+//! class's mcentral; a list longer than `2 × BATCH` gives `BATCH` back, as a
+//! whole, to the central's transfer stack (`mcentral.rs`), where the next
+//! refill of any thread finds it. So a thread caches a bounded amount, and
+//! a producer→consumer pair cycles batches through the central instead of
+//! growing the heap. Classes of objects larger than a page start with
+//! refills of one object, doubling up to their batch (`FIRST_REFILL`).
+//!
+//! The fast paths (`try_alloc`, `push_free`) are a list pop and a list push,
+//! called by `malloc.rs` with the cache pointer it read from the thread word
+//! (one initial-exec TLS load); refills and flushes are out of line.
 //!
 //! The cache lives in a thread-local pointer. It is created on the thread's
 //! first allocation (records come from `CACHEALLOC`, a fixalloc). At thread
@@ -82,6 +89,24 @@ const fn batch_table() -> [u32; NUM_SPAN_CLASSES] {
     t
 }
 
+/// The first refill of a class in a fresh (or trimmed) cache: a whole
+/// batch, except for classes of objects larger than a page, whose batches
+/// are several spans: there a thread that uses the class once should hold
+/// one object, not a batch. Later refills double up to `BATCH` (tcmalloc's
+/// slow start).
+const FIRST_REFILL: [u8; NUM_SPAN_CLASSES] = first_refill_table();
+
+const fn first_refill_table() -> [u8; NUM_SPAN_CLASSES] {
+    let mut t = [0u8; NUM_SPAN_CLASSES];
+    let mut i = 0;
+    while i < NUM_SPAN_CLASSES {
+        let size = class_size(SpanClass(i as u8).sizeclass());
+        t[i] = if size > PAGE_SIZE { 1 } else { BATCH[i] as u8 };
+        i += 1;
+    }
+    t
+}
+
 /// Empty lists, each with its class's limit of twice a batch.
 const fn cache_lists() -> [ObjList; NUM_SPAN_CLASSES] {
     let mut lists = [const { ObjList::new() }; NUM_SPAN_CLASSES];
@@ -100,7 +125,9 @@ const LARGE_CACHE_MAX_PAGES: usize = (1 << 20) / PAGE_SIZE;
 /// Counter value of a block that is some cache's current tiny block.
 const TINY_PRECHARGE: u8 = 128;
 
-/// A thread's cache (see the module comment).
+/// A thread's cache (see the module comment). `lists` comes first, so that
+/// the fast paths address a list as cache + 16 · class.
+#[repr(C)]
 pub struct MCache {
     lists: [ObjList; NUM_SPAN_CLASSES],
     tiny: usize,
@@ -109,6 +136,8 @@ pub struct MCache {
     tiny_local_frees: u8,
     tiny_count: *const AtomicU8,
     trim_epoch: u32,
+    /// Objects the next refill of each class takes (see `FIRST_REFILL`).
+    next_refill: [u8; NUM_SPAN_CLASSES],
     /// Large spans this thread freed, kept for its next large allocation of
     /// the same size (see `alloc_large`).
     large: [*mut MSpan; LARGE_CACHE_SLOTS],
@@ -131,6 +160,7 @@ impl MCache {
             tiny_local_frees: 0,
             tiny_count: ptr::null(),
             trim_epoch: 0,
+            next_refill: FIRST_REFILL,
             large: [ptr::null_mut(); LARGE_CACHE_SLOTS],
             next_sample: crate::profile::sampler::UNARMED,
         }
@@ -139,13 +169,21 @@ impl MCache {
     /// Allocates an object of class `spc`; null when out of memory.
     #[inline(always)]
     pub fn alloc(&mut self, spc: SpanClass) -> *mut u8 {
-        // SAFETY: span class indexes are below NUM_SPAN_CLASSES.
-        let list = unsafe { self.lists.get_unchecked_mut(spc.index()) };
-        let p = list.pop();
+        let p = self.try_alloc(spc);
         if p.is_null() {
             return self.refill(spc);
         }
-        if has_free_mark(spc) {
+        p
+    }
+
+    /// Pops an object of class `spc` off this cache's list: the allocation
+    /// fast path. Null when the list is empty (then `alloc` refills it).
+    #[inline(always)]
+    pub fn try_alloc(&mut self, spc: SpanClass) -> *mut u8 {
+        // SAFETY: span class indexes are below NUM_SPAN_CLASSES.
+        let list = unsafe { self.lists.get_unchecked_mut(spc.index()) };
+        let p = list.pop();
+        if !p.is_null() && has_free_mark(spc) {
             // SAFETY: p is a free object of at least 16 bytes.
             unsafe { FreeObject::clear_mark(p) };
         }
@@ -155,8 +193,10 @@ impl MCache {
     #[inline(never)]
     fn refill(&mut self, spc: SpanClass) -> *mut u8 {
         self.trim_if_new_epoch();
-        let list = &mut self.lists[spc.index()];
-        if central(spc).refill(spc, BATCH[spc.index()], list) == 0 {
+        let i = spc.index();
+        let want = self.next_refill[i];
+        self.next_refill[i] = want.saturating_mul(2).min(BATCH[i] as u8);
+        if central(spc).refill(spc, u32::from(want), &mut self.lists[i]) == 0 {
             return ptr::null_mut();
         }
         self.alloc(spc)
@@ -171,6 +211,22 @@ impl MCache {
     /// `p` is an in-use object of class `spc` that nothing uses any more.
     #[inline(always)]
     pub unsafe fn free(&mut self, spc: SpanClass, p: *mut u8) -> bool {
+        // SAFETY: forwarded contract.
+        let over = unsafe { self.push_free(spc, p) };
+        if over {
+            self.flush(spc);
+        }
+        over
+    }
+
+    /// Marks `p` free and pushes it on its list: the free fast path.
+    /// Returns whether the list is now past its limit; then the caller
+    /// calls `flush(spc)`.
+    ///
+    /// # Safety
+    /// As `free`.
+    #[inline(always)]
+    pub unsafe fn push_free(&mut self, spc: SpanClass, p: *mut u8) -> bool {
         let p = p.cast::<FreeObject>();
         // SAFETY: span class indexes are below NUM_SPAN_CLASSES.
         let list = unsafe { self.lists.get_unchecked_mut(spc.index()) };
@@ -181,17 +237,14 @@ impl MCache {
             }
             list.push(p);
         }
-        if list.len > list.limit {
-            self.flush(spc);
-            return true;
-        }
-        false
+        list.len > list.limit
     }
 
+    /// Gives a batch of the list of `spc` back to its central.
     #[inline(never)]
-    fn flush(&mut self, spc: SpanClass) {
+    pub fn flush(&mut self, spc: SpanClass) {
         let batch = self.lists[spc.index()].split_off_front(BATCH[spc.index()]);
-        central(spc).release(batch);
+        central(spc).release_batch(batch);
         self.trim_if_new_epoch();
     }
 
@@ -204,6 +257,7 @@ impl MCache {
             return;
         }
         self.trim_epoch = epoch;
+        self.next_refill = FIRST_REFILL;
         self.release_large();
         for i in 0..NUM_SPAN_CLASSES {
             let half = self.lists[i].len / 2;
@@ -551,6 +605,30 @@ mod tests {
                 assert!((4..=64).contains(&b), "class {i}: {b}");
             }
         }
+    }
+
+    /// A class of objects larger than a page starts with one object per
+    /// refill and doubles up to its batch.
+    #[test]
+    fn refills_of_classes_above_a_page_start_small_and_double() {
+        let spc = SpanClass::noscan(size_to_class(24000));
+        let batch = BATCH[spc.index()];
+        let mut c = MCache::new();
+        let mut objs = Vec::new();
+        let mut refills = Vec::new();
+        while refills.len() < 4 {
+            let empty = c.cached(spc) == 0;
+            objs.push(c.alloc(spc));
+            if empty {
+                refills.push(c.cached(spc) + 1);
+            }
+        }
+        assert_eq!(refills, [1, 2, 4.min(batch), 8.min(batch)]);
+        for o in objs {
+            // SAFETY: each is an in-use object of spc.
+            unsafe { c.free(spc, o) };
+        }
+        c.release_all();
     }
 
     #[test]

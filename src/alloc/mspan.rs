@@ -25,6 +25,12 @@
 //! (the address xor a constant) while they are free; `free` checks the mark
 //! to catch double frees cheaply, and handing an object out clears it.
 //!
+//! The free fast path checks a pointer against the span's first cache line
+//! alone: `carved` (bytes carved so far, `freeindex · elemsize`, 0 for
+//! large spans) bounds it, and `divmagic` tests with one multiply that its
+//! offset is a multiple of `elemsize` (`is_carved_object`); `object_index`
+//! gives the same answer the long way, with the index.
+//!
 //! Spans of the tiny span class also own a table of per-block counters
 //! (`tiny_counts`): see `mcache.rs`.
 //!
@@ -272,13 +278,20 @@ pub type TinyCounts = [AtomicU8; PAGE_SIZE / 16];
 #[repr(C)]
 pub struct MSpan {
     pub base: usize,
-    pub elemsize: usize,
-    pub divmul: u32,
-    freeindex: AtomicU32,
+    /// `u64::MAX / elemsize + 1` for small classes: `off` (< 2³²) is a
+    /// multiple of `elemsize` exactly when `off · divmagic mod 2⁶⁴ <
+    /// divmagic` (Lemire's divisibility test; see `is_carved_object`).
+    divmagic: u64,
+    /// Bytes carved so far, `freeindex · elemsize`, for small classes (0
+    /// for others): every object starting below has been handed out once.
+    carved: AtomicU32,
     state: AtomicU8,
     pub spanclass: SpanClass,
     /// Whether the memory may hold old data (see `arena::HeapArena::zeroed_base`).
     pub needzero: bool,
+    pub divmul: u32,
+    freeindex: AtomicU32,
+    pub elemsize: usize,
     pub nelems: u32,
     pub alloc_count: u32,
     pub npages: usize,
@@ -302,6 +315,8 @@ impl MSpan {
             needzero: false,
             elemsize: 0,
             divmul: 0,
+            divmagic: 0,
+            carved: AtomicU32::new(0),
             nelems: 0,
             freeindex: AtomicU32::new(0),
             alloc_count: 0,
@@ -335,6 +350,8 @@ impl MSpan {
         self.freelist = ptr::null_mut();
         self.alloc_count = 0;
         self.freeindex.store(0, Ordering::Relaxed);
+        self.carved.store(0, Ordering::Relaxed);
+        self.divmagic = 0;
         let class = spc.sizeclass();
         if class == 0 {
             // One object, carved at once; divmul 0 makes every offset index 0.
@@ -347,7 +364,20 @@ impl MSpan {
             self.elemsize = class_size(class);
             self.nelems = class_nelems(class) as u32;
             self.divmul = CLASS_TO_DIVMUL[class];
+            self.divmagic = u64::MAX / self.elemsize as u64 + 1;
         }
+    }
+
+    /// Whether `p` is the start of an object of this small span that was
+    /// handed out at least once: the free fast path's check, a compare and
+    /// a multiply. (`off < carved` also proves `p` lies inside the span,
+    /// whatever a stale map entry pointed at, and keeps `off` below 2³², as
+    /// the divisibility test needs.) Always false for large spans.
+    #[inline(always)]
+    pub fn is_carved_object(&self, p: usize) -> bool {
+        let off = p.wrapping_sub(self.base) as u64;
+        off < u64::from(self.carved.load(Ordering::Relaxed))
+            && off.wrapping_mul(self.divmagic) < self.divmagic
     }
 
     /// The index of the object starting exactly at `p`, or `None` if `p` is
@@ -401,6 +431,9 @@ impl MSpan {
             n += 1;
         }
         self.freeindex.store(idx, Ordering::Relaxed);
+        // Small spans are at most 10 pages: the byte count fits.
+        self.carved
+            .store((idx as usize * self.elemsize) as u32, Ordering::Relaxed);
         self.alloc_count += n;
         n
     }
@@ -545,6 +578,43 @@ mod tests {
         assert_eq!((front.len, l.len), (4, 5));
         s.take(1000, &mut again);
         assert!(s.is_full());
+    }
+
+    /// The free fast path's check agrees with `object_index` at every
+    /// offset in and around a span of every class, as carving proceeds.
+    #[test]
+    fn carved_object_check_agrees_with_object_index() {
+        for class in 1..NUM_SIZE_CLASSES {
+            let npages = crate::alloc::sizeclasses::CLASS_TO_NPAGES[class] as usize;
+            let buf = vec![0u64; (npages + 2) * PAGE_SIZE / 8];
+            let base = (buf.as_ptr() as usize).next_multiple_of(PAGE_SIZE);
+            let mut s = MSpan::new(base, npages);
+            s.init_class(SpanClass::noscan(class));
+            let mut out = ObjList::new();
+            for want in [0, 1, s.nelems / 2, s.nelems] {
+                s.take(want, &mut out);
+                for p in (base - 64..s.limit() + 64).step_by(8) {
+                    let by_index = s.object_index(p).is_some();
+                    assert_eq!(
+                        s.is_carved_object(p),
+                        by_index,
+                        "class {class} at +{}",
+                        p - base
+                    );
+                }
+            }
+            assert!(s.is_full());
+        }
+    }
+
+    #[test]
+    fn large_spans_never_pass_the_carved_object_check() {
+        let page = vec![0u64; PAGE_SIZE / 8 * 2];
+        let base = (page.as_ptr() as usize).next_multiple_of(PAGE_SIZE);
+        let mut s = MSpan::new(base, 1);
+        s.init_class(SpanClass::LARGE);
+        assert_eq!(s.object_index(base), Some(0));
+        assert!(!s.is_carved_object(base));
     }
 
     #[test]

@@ -18,12 +18,15 @@
 //! back everything free at once.
 //!
 //! Each wake also empties the caches of exited threads that wait for reuse
-//! (`mcache::drain_parked`): they are idle by definition.
+//! (`mcache::drain_parked`): they are idle by definition; and the centrals'
+//! transfer stacks (`mcentral::drain_transfers`), whose batches then go back
+//! to their spans.
 //!
 //! With `GOHEAP_DEBUG=scavtrace=1` every wake that released memory prints
 //! one line on stderr.
 
 use crate::alloc::mcache;
+use crate::alloc::mcentral;
 use crate::alloc::mheap::HEAP;
 use crate::options;
 use crate::os;
@@ -77,6 +80,7 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
         sleep(sleep_ns);
         let gen = HEAP.lock().advance_gen();
         mcache::drain_parked();
+        mcentral::drain_transfers();
         let start = now_ns();
         let released = release_idle(gen.wrapping_sub(IDLE_GENS));
         let spent = now_ns().saturating_sub(start);
@@ -102,6 +106,7 @@ fn release_idle(freed_by: u32) -> usize {
 
 /// Hands every free page back to the OS now. Returns the bytes released.
 pub fn release_all() -> usize {
+    mcentral::drain_transfers();
     let mut total = 0;
     loop {
         let n = HEAP.lock().scavenge(CHUNK, None);

@@ -113,7 +113,9 @@ pub fn class_for_aligned(size: usize, align: usize) -> Option<usize> {
     (first..NUM_SIZE_CLASSES).find(|&c| class_size(c) % align == 0)
 }
 
-const fn smallest_class_holding(size: usize) -> u8 {
+/// The smallest class whose objects hold `size` bytes (size 0: the 16-byte
+/// class), for tables built at compile time.
+pub const fn smallest_class_holding(size: usize) -> u8 {
     if size == 0 {
         return TINY_SIZE_CLASS as u8;
     }
