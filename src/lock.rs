@@ -70,18 +70,14 @@ impl<T> Mutex<T> {
             core::hint::spin_loop();
         }
         while self.key.swap(SLEEPING, Ordering::Acquire) != UNLOCKED {
-            futex(
-                &self.key,
-                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-                SLEEPING,
-            );
+            futex_wait(&self.key, SLEEPING);
         }
     }
 
     #[inline]
     fn release(&self) {
         if self.key.swap(UNLOCKED, Ordering::Release) == SLEEPING {
-            futex(&self.key, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
+            futex_wake(&self.key, 1);
         }
     }
 
@@ -108,23 +104,47 @@ impl<T> Mutex<T> {
 
 /// Sleeps while `*key == val` (or until woken; spurious returns happen).
 pub(crate) fn futex_wait(key: &AtomicU32, val: u32) {
-    futex(key, libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, val);
+    futex_wait_timeout(key, val, None);
 }
 
-/// Wakes up to `n` sleepers on `key`.
-pub(crate) fn futex_wake(key: &AtomicU32, n: i32) {
-    futex(key, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, n as u32);
-}
-
-fn futex(key: &AtomicU32, op: i32, val: u32) {
-    // SAFETY: FUTEX_WAIT/WAKE on a live, aligned u32 with no timeout.
+/// `futex_wait` for at most `timeout` (relative), when there is one.
+pub(crate) fn futex_wait_timeout(key: &AtomicU32, val: u32, timeout: Option<core::time::Duration>) {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let tsp = ts
+        .as_ref()
+        .map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: FUTEX_WAIT on a live, aligned u32; the timeout, if any, is a
+    // live relative timespec.
     unsafe {
         libc::syscall(
             libc::SYS_futex,
             key.as_ptr(),
-            op,
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
             val,
-            core::ptr::null::<libc::timespec>(),
+            tsp,
+        )
+    };
+}
+
+/// Wakes up to `n` sleepers on `key`.
+pub(crate) fn futex_wake(key: &AtomicU32, n: i32) {
+    futex_wake_addr(key.as_ptr(), n);
+}
+
+/// `futex_wake` on an address whose owner may already be gone: a private
+/// FUTEX_WAKE only compares addresses, so a stale one wakes nobody or a
+/// waiter that re-checks its word and sleeps again.
+pub(crate) fn futex_wake_addr(key: *mut u32, n: i32) {
+    // SAFETY: FUTEX_WAKE never dereferences the address in user space.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            key,
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
         )
     };
 }

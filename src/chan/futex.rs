@@ -13,6 +13,7 @@
 //! wakes some other waiter on a reused address, and every futex waiter in
 //! this crate re-checks its word and sleeps again.
 
+use crate::lock::{futex_wait_timeout, futex_wake};
 use core::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
@@ -39,7 +40,7 @@ impl ThreadWake {
     #[inline]
     pub(crate) fn wake(&self) {
         if self.word.swap(WOKEN, Ordering::Release) == SLEEPING {
-            futex(&self.word, libc::FUTEX_WAKE, 1, None);
+            futex_wake(&self.word, 1);
         }
     }
 
@@ -69,26 +70,7 @@ impl ThreadWake {
                     _ => return self.word.load(Ordering::Acquire) == WOKEN,
                 },
             };
-            let ts = timeout.map(|left| libc::timespec {
-                tv_sec: left.as_secs().min(i64::MAX as u64) as libc::time_t,
-                tv_nsec: left.subsec_nanos() as libc::c_long,
-            });
-            futex(&self.word, libc::FUTEX_WAIT, SLEEPING, ts.as_ref());
+            futex_wait_timeout(&self.word, SLEEPING, timeout);
         }
     }
-}
-
-fn futex(word: &AtomicU32, op: i32, val: u32, timeout: Option<&libc::timespec>) {
-    let ts = timeout.map_or(core::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: FUTEX_WAIT/WAKE on an aligned u32; the timeout, if any, is a
-    // live relative timespec. WAKE never dereferences the address.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            op | libc::FUTEX_PRIVATE_FLAG,
-            val,
-            ts,
-        )
-    };
 }

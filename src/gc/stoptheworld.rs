@@ -92,7 +92,7 @@
 //! stalls the collector until it unblocks it, as with libgc;
 //! `GC_pthread_sigmask` removes the suspend signal from what it blocks.
 
-use crate::lock::{futex_wait, futex_wake, Mutex};
+use crate::lock::{futex_wait, futex_wait_timeout, futex_wake, Mutex};
 use core::ptr;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
@@ -492,7 +492,7 @@ fn wait_until_zero(word: &AtomicU32) {
         if v == 0 {
             return;
         }
-        futex_wait_for(word, v, step);
+        futex_wait_timeout(word, v, Some(step));
         waited += step;
         if waited >= STALL_WARNING && !warned {
             warned = true;
@@ -505,24 +505,6 @@ fn wait_until_zero(word: &AtomicU32) {
             ]);
         }
     }
-}
-
-/// `futex(FUTEX_WAIT)` on `word` while it holds `val`, for at most `d`.
-fn futex_wait_for(word: &AtomicU32, val: u32, d: core::time::Duration) {
-    let ts = libc::timespec {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: FUTEX_WAIT on a live, aligned u32 with a relative timeout.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            val,
-            &ts as *const libc::timespec,
-        )
-    };
 }
 
 /// The suspend signal's handler: park until the world restarts.

@@ -9,6 +9,7 @@ use super::runtime2::*;
 use super::stack;
 use super::time::{nanotime, Timers};
 use crate::lock::Mutex;
+use crate::lock::{futex_wait, futex_wake};
 use core::cell::Cell;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
@@ -589,7 +590,7 @@ fn stopm(s: &Sched, m: &'static M) {
         l.nmidle += 1;
     }
     while m.park.load(Acquire) == 0 {
-        futex_wait(&m.park, 0, None);
+        futex_wait(&m.park, 0);
     }
     m.park.store(0, Relaxed);
     take_nextp(m);
@@ -615,7 +616,7 @@ fn startm(s: &'static Sched, p: &'static P, spinning: bool) {
     m.spinning.store(spinning, Relaxed);
     m.nextp.store(p as *const P as *mut P, Release);
     m.park.store(1, Release);
-    futex_wake(&m.park);
+    futex_wake(&m.park, 1);
 }
 
 /// Starts a spinning M if there is an idle P and no M spins (Go's wakep).
@@ -691,7 +692,7 @@ fn startlockedm(m: &M, locked: &M) {
     let p = releasep(m);
     locked.nextp.store(p as *const P as *mut P, Release);
     locked.park.store(1, Release);
-    futex_wake(&locked.park);
+    futex_wake(&locked.park, 1);
 }
 
 /// This M's goroutine is wired to it and stopped: hand the P off and sleep
@@ -701,7 +702,7 @@ fn stoplockedm(s: &'static Sched, m: &'static M) {
         handoffp(s, releasep(m));
     }
     while m.park.load(Acquire) == 0 {
-        futex_wait(&m.park, 0, None);
+        futex_wait(&m.park, 0);
     }
     m.park.store(0, Relaxed);
     take_nextp(m);
@@ -1294,7 +1295,7 @@ fn pidleget(s: &Sched, l: &mut SchedLocked) -> Option<&'static P> {
     l.pidle = p.link.get();
     s.npidle.fetch_sub(1, SeqCst);
     if s.sysmon_wait.load(SeqCst) == 1 && s.sysmon_wait.swap(0, SeqCst) == 1 {
-        futex_wake(&s.sysmon_wait);
+        futex_wake(&s.sysmon_wait, 1);
     }
     Some(p)
 }
@@ -1365,46 +1366,6 @@ pub(crate) fn scavenge_stacks(s: &Sched) -> usize {
     let n = idle.len();
     s.lock.lock().gfree_clean.extend(idle);
     n
-}
-
-// ---- futex -------------------------------------------------------------
-
-pub(crate) fn futex_wait(word: &AtomicU32, val: u32, timeout_ns: Option<u64>) {
-    let ts = timeout_ns.map(|ns| libc::timespec {
-        tv_sec: (ns / 1_000_000_000) as i64,
-        tv_nsec: (ns % 1_000_000_000) as i64,
-    });
-    let tsp = ts
-        .as_ref()
-        .map_or(ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: FUTEX_WAIT on a live aligned word with an optional relative timeout.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            val,
-            tsp,
-        )
-    };
-}
-
-pub(crate) fn futex_wake(word: &AtomicU32) {
-    futex_wake_addr(word.as_ptr());
-}
-
-/// FUTEX_WAKE on an address whose owner may already have gone: the kernel
-/// only compares addresses, so a stale one wakes nobody or spuriously.
-pub(crate) fn futex_wake_addr(word: *mut u32) {
-    // SAFETY: FUTEX_WAKE does not dereference the address in user space.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word,
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
-        )
-    };
 }
 
 #[cfg(test)]

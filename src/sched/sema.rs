@@ -44,7 +44,7 @@ pub(crate) fn park<T>(w: &Waiter, guard: MutexGuard<'_, T>) {
     }
     drop(guard);
     while w.woken.load(Ordering::Acquire) == 0 {
-        proc::futex_wait(&w.woken, 0, None);
+        crate::lock::futex_wait(&w.woken, 0);
     }
 }
 
@@ -61,7 +61,7 @@ pub(crate) unsafe fn wake(w: *const Waiter) {
             // the futex wake then only names an address (spurious at worst).
             let word = unsafe { (*w).woken.as_ptr() };
             unsafe { (*w).woken.store(1, Ordering::Release) };
-            proc::futex_wake_addr(word);
+            crate::lock::futex_wake_addr(word, 1);
         }
     }
 }

@@ -89,7 +89,7 @@ fn sleep_while_all_idle(s: &Sched) -> bool {
         return false;
     }
     while s.sysmon_wait.load(SeqCst) == 1 {
-        proc::futex_wait(&s.sysmon_wait, 1, None);
+        crate::lock::futex_wait(&s.sysmon_wait, 1);
     }
     true
 }
