@@ -613,10 +613,11 @@ pub extern "C" fn GC_allow_register_threads() {
 /// `sb` is NULL or points at a filled `GC_stack_base`.
 #[no_mangle]
 pub unsafe extern "C" fn GC_register_my_thread(sb: *const GcStackBase) -> c_int {
-    // SAFETY: per the contract.
     let top = if sb.is_null() {
         0
     } else {
+        // SAFETY: per the contract, a non-null `sb` points at a filled
+        // GC_stack_base.
         unsafe { (*sb).mem_base as usize }
     };
     if libgc::register_my_thread(top) {

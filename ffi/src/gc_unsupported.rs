@@ -33,6 +33,8 @@ macro_rules! zeroed_variables {
     ($($name:ident: $ty:ty),* $(,)?) => {$(
         /// A libgc variable goheap does not use (zero, libgc's size).
         #[no_mangle]
+        // SAFETY: every type listed is an integer or an array of them, for
+        // which all-zero bytes are a valid value.
         pub static mut $name: $ty = unsafe { core::mem::zeroed() };
     )*};
 }
