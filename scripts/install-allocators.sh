@@ -17,23 +17,6 @@ case ${1:-} in
 *) echo "install-allocators.sh: unknown argument: $1" >&2; exit 2 ;;
 esac
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-allocators.sh: apt-get not found; install jemalloc, mimalloc and" >&2
-    echo "tcmalloc with your system's package manager, or point goheap bench at them" >&2
-    echo "with GOHEAP_BENCH_JEMALLOC, GOHEAP_BENCH_MIMALLOC, GOHEAP_BENCH_TCMALLOC." >&2
-    exit 1
-fi
-
-if [ "$(id -u)" -eq 0 ]; then
-    as_root=
-elif command -v sudo >/dev/null 2>&1; then
-    as_root=sudo
-else
-    echo "install-allocators.sh: not root and sudo is not available" >&2
-    exit 1
-fi
-
-$as_root apt-get update
+. "$(dirname "$0")/apt-install.sh"
 # shellcheck disable=SC2086 # word splitting of the package list is intended
-$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages
-echo "installed: $packages"
+apt_install install-allocators.sh "install jemalloc, mimalloc and tcmalloc with your system's package manager, or point goheap bench at them with GOHEAP_BENCH_JEMALLOC, GOHEAP_BENCH_MIMALLOC, GOHEAP_BENCH_TCMALLOC." $packages

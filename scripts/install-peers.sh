@@ -21,24 +21,6 @@ command -v go >/dev/null 2>&1 || missing="$missing golang-go"
 [ -f /usr/include/gc.h ] || missing="$missing libgc-dev"
 [ -n "$missing" ] || exit 0
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-peers.sh: apt-get not found; install$missing (Go and Boehm GC)" >&2
-    echo "with your system's package manager; goheap bench skips what is missing." >&2
-    exit 1
-fi
-
-if [ "$(id -u)" -eq 0 ]; then
-    as_root=
-elif command -v sudo >/dev/null 2>&1; then
-    as_root=sudo
-else
-    echo "install-peers.sh: not root and sudo is not available" >&2
-    exit 1
-fi
-
-wait_lock="-o DPkg::Lock::Timeout=600"
-# shellcheck disable=SC2086 # word splitting of the options and package list is intended
-$as_root apt-get -qq $wait_lock update
-# shellcheck disable=SC2086
-$as_root env DEBIAN_FRONTEND=noninteractive apt-get -qq $wait_lock install -y --no-install-recommends $missing >/dev/null
-echo "installed:$missing"
+. "$(dirname "$0")/apt-install.sh"
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+apt_install install-peers.sh "install$missing (Go and Boehm GC) with your system's package manager; goheap bench skips what is missing." $missing

@@ -27,20 +27,6 @@ for p in $packages; do
 done
 [ -z "$missing" ] && exit 0
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-test-deps.sh: apt-get not found; install$missing with your system's package manager" >&2
-    exit 1
-fi
-if [ "$(id -u)" -eq 0 ]; then
-    as_root=
-elif command -v sudo >/dev/null 2>&1; then
-    as_root=sudo
-else
-    echo "install-test-deps.sh: not root and sudo is not available to install$missing" >&2
-    exit 1
-fi
-
-$as_root apt-get update -qq
+. "$(dirname "$0")/apt-install.sh"
 # shellcheck disable=SC2086 # word splitting of the package list is intended
-$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
-echo "install-test-deps.sh: installed$missing"
+apt_install install-test-deps.sh "install$missing with your system's package manager" $missing
