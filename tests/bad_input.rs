@@ -11,12 +11,14 @@
 //! (isize::MAX/2 bytes, 1 TiB, 128 TiB) return null from alloc/alloc_zeroed/
 //! realloc without crashing or panicking, and the heap keeps working after.
 
+mod common;
+
 use goheap::GoHeap;
 use std::alloc::{GlobalAlloc, Layout};
 use std::io::Read;
 use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -154,17 +156,7 @@ struct ChildRun {
 }
 
 fn run_case(case: &str) -> ChildRun {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "child_helper",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CASE_ENV, case)
-    .env("RUST_BACKTRACE", "0");
+    let mut cmd = common::child_helper_command(&[(CASE_ENV, case), ("RUST_BACKTRACE", "0")]);
     // SAFETY: the closure runs between fork and exec and only calls setrlimit,
     // which is async-signal-safe; it keeps the expected abort from dumping core.
     unsafe {

@@ -2,8 +2,9 @@
 //! object abort with goheap's invalid-pointer message (each in a child
 //! process: this binary re-executed to run the ignored helper).
 
+mod common;
+
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
 
 const CASE_ENV: &str = "GOHEAP_GC_BAD_FREE_CASE";
 
@@ -41,15 +42,7 @@ fn child_helper() {
 }
 
 fn run(case: &str) -> (String, String, Option<i32>) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_helper",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CASE_ENV, case)
+    let out = common::child_helper_command(&[(CASE_ENV, case)])
         .output()
         .unwrap();
     (

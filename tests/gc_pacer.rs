@@ -4,7 +4,7 @@
 //! settings are read once per process, so each case runs in a child
 //! process (this binary re-executed to run the ignored helper).
 
-use std::process::Command;
+mod common;
 
 const CASE_ENV: &str = "GOHEAP_GC_PACER_CASE";
 
@@ -58,15 +58,7 @@ impl Child {
 }
 
 fn run(env: &[(&str, &str)]) -> Child {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_helper",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CASE_ENV, "1")
+    let out = common::child_helper_command(&[(CASE_ENV, "1")])
         .envs(env.iter().copied())
         .output()
         .unwrap();

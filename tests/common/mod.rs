@@ -209,3 +209,19 @@ pub fn boundary_sizes() -> Vec<usize> {
     v.dedup();
     v
 }
+
+/// This test binary run again for its ignored `child_helper` test alone,
+/// with `env` set: how a test runs a case that must abort (or change the
+/// process for good) in a child process.
+pub fn child_helper_command(env: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("current_exe"));
+    cmd.args([
+        "child_helper",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .envs(env.iter().copied());
+    cmd
+}
