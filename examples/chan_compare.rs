@@ -24,6 +24,31 @@ trait Flavour {
     fn select8(rx: &[Self::Rx]) -> u64;
 }
 
+/// `select2`/`select8` for a crate whose `select!` has crossbeam's syntax
+/// (goheap's and crossbeam's): the same source, each crate's macro.
+macro_rules! crossbeam_style_selects {
+    ($krate:ident) => {
+        fn select2(r: &[Self::Rx]) -> u64 {
+            $krate::select! {
+                recv(r[0]) -> v => v.unwrap(),
+                recv(r[1]) -> v => v.unwrap(),
+            }
+        }
+        fn select8(r: &[Self::Rx]) -> u64 {
+            $krate::select! {
+                recv(r[0]) -> v => v.unwrap(),
+                recv(r[1]) -> v => v.unwrap(),
+                recv(r[2]) -> v => v.unwrap(),
+                recv(r[3]) -> v => v.unwrap(),
+                recv(r[4]) -> v => v.unwrap(),
+                recv(r[5]) -> v => v.unwrap(),
+                recv(r[6]) -> v => v.unwrap(),
+                recv(r[7]) -> v => v.unwrap(),
+            }
+        }
+    };
+}
+
 /// goheap's channels, on goroutines (`true`) or threads.
 struct Goheap<const GOROUTINES: bool>;
 impl<const G: bool> Flavour for Goheap<G> {
@@ -39,24 +64,7 @@ impl<const G: bool> Flavour for Goheap<G> {
     fn recv(rx: &Self::Rx) -> u64 {
         rx.recv().unwrap()
     }
-    fn select2(r: &[Self::Rx]) -> u64 {
-        goheap::select! {
-            recv(r[0]) -> v => v.unwrap(),
-            recv(r[1]) -> v => v.unwrap(),
-        }
-    }
-    fn select8(r: &[Self::Rx]) -> u64 {
-        goheap::select! {
-            recv(r[0]) -> v => v.unwrap(),
-            recv(r[1]) -> v => v.unwrap(),
-            recv(r[2]) -> v => v.unwrap(),
-            recv(r[3]) -> v => v.unwrap(),
-            recv(r[4]) -> v => v.unwrap(),
-            recv(r[5]) -> v => v.unwrap(),
-            recv(r[6]) -> v => v.unwrap(),
-            recv(r[7]) -> v => v.unwrap(),
-        }
-    }
+    crossbeam_style_selects!(goheap);
 }
 
 struct Crossbeam;
@@ -72,24 +80,7 @@ impl Flavour for Crossbeam {
     fn recv(rx: &Self::Rx) -> u64 {
         rx.recv().unwrap()
     }
-    fn select2(r: &[Self::Rx]) -> u64 {
-        crossbeam_channel::select! {
-            recv(r[0]) -> v => v.unwrap(),
-            recv(r[1]) -> v => v.unwrap(),
-        }
-    }
-    fn select8(r: &[Self::Rx]) -> u64 {
-        crossbeam_channel::select! {
-            recv(r[0]) -> v => v.unwrap(),
-            recv(r[1]) -> v => v.unwrap(),
-            recv(r[2]) -> v => v.unwrap(),
-            recv(r[3]) -> v => v.unwrap(),
-            recv(r[4]) -> v => v.unwrap(),
-            recv(r[5]) -> v => v.unwrap(),
-            recv(r[6]) -> v => v.unwrap(),
-            recv(r[7]) -> v => v.unwrap(),
-        }
-    }
+    crossbeam_style_selects!(crossbeam_channel);
 }
 
 struct Flume;
