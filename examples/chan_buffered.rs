@@ -28,17 +28,23 @@ fn main() {
         let (tx, rx) = goheap::chan::<u64>(cap);
         for p in 0..producers {
             let tx = tx.clone();
-            goheap::go(move || {
+            let body = move || {
                 for v in (p..n).step_by(producers as usize) {
                     tx.send(v).unwrap();
                 }
-            });
+            };
+            // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+            // guard across a switch point (goheap::go's contract).
+            unsafe { goheap::go(body) };
         }
         drop(tx);
         let (sum_tx, sum_rx) = goheap::chan::<u64>(consumers);
         for _ in 0..consumers {
             let (rx, sum_tx) = (rx.clone(), sum_tx.clone());
-            goheap::go(move || sum_tx.send(rx.iter().sum()).unwrap());
+            let body = move || sum_tx.send(rx.iter().sum()).unwrap();
+            // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+            // guard across a switch point (goheap::go's contract).
+            unsafe { goheap::go(body) };
         }
         drop((rx, sum_tx));
         sum_rx.iter().sum::<u64>()

@@ -110,10 +110,13 @@ impl Flavour for Flume {
 fn spawn<F: Flavour>(f: impl FnOnce() + Send + 'static) -> Box<dyn FnOnce()> {
     if F::GOROUTINES {
         let (done_tx, done_rx) = goheap::chan::<()>(1);
-        goheap::go(move || {
+        let body = move || {
             f();
             let _ = done_tx.send(());
-        });
+        };
+        // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+        // guard across a switch point (goheap::go's contract).
+        unsafe { goheap::go(body) };
         Box::new(move || done_rx.recv().unwrap())
     } else {
         let t = std::thread::spawn(f);

@@ -13,11 +13,14 @@ fn main() {
     let (sum, ns) = chan_common::on_goroutine(move || {
         let (ping_tx, ping_rx) = goheap::chan::<u64>(0);
         let (pong_tx, pong_rx) = goheap::chan::<u64>(0);
-        goheap::go(move || {
+        let body = move || {
             for v in &ping_rx {
                 pong_tx.send(v + 1).unwrap();
             }
-        });
+        };
+        // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+        // guard across a switch point (goheap::go's contract).
+        unsafe { goheap::go(body) };
         let mut sum = 0;
         for i in 0..n {
             ping_tx.send(i).unwrap();

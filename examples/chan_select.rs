@@ -52,11 +52,14 @@ fn main() {
         let mut rx: Vec<Receiver<u64>> = (0..k)
             .map(|first| {
                 let (tx, rx) = goheap::chan::<u64>(CAPACITY);
-                goheap::go(move || {
+                let body = move || {
                     for v in (first..n).step_by(k as usize) {
                         tx.send(v).unwrap();
                     }
-                });
+                };
+                // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+                // guard across a switch point (goheap::go's contract).
+                unsafe { goheap::go(body) };
                 rx
             })
             .collect();

@@ -30,14 +30,20 @@ fn main() {
     let n = chan_common::arg(1, Some(5000));
     let ((last, sum), ns) = chan_common::on_goroutine(move || {
         let (tx, mut ch) = goheap::chan::<u64>(0);
-        goheap::go(move || generate(tx));
+        let body = move || generate(tx);
+        // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+        // guard across a switch point (goheap::go's contract).
+        unsafe { goheap::go(body) };
         let (mut prime, mut sum) = (0, 0);
         for _ in 0..n {
             prime = ch.recv().unwrap();
             sum += prime;
             let (next_tx, next_rx) = goheap::chan::<u64>(0);
             let input = std::mem::replace(&mut ch, next_rx);
-            goheap::go(move || filter(input, next_tx, prime));
+            let body = move || filter(input, next_tx, prime);
+            // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+            // guard across a switch point (goheap::go's contract).
+            unsafe { goheap::go(body) };
         }
         (prime, sum)
     });

@@ -25,7 +25,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 fn serve(l: TcpListener) {
     for conn in l.incoming() {
         let Ok(mut conn) = conn else { return };
-        goheap::go(move || {
+        let body = move || {
             conn.set_read_deadline(Some(Instant::now() + DEADLINE));
             conn.set_write_deadline(Some(Instant::now() + DEADLINE));
             let mut buf = [0u8; 4096];
@@ -34,7 +34,10 @@ fn serve(l: TcpListener) {
                     return;
                 }
             }
-        });
+        };
+        // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+        // guard across a switch point (goheap::go's contract).
+        unsafe { goheap::go(body) };
     }
 }
 
@@ -65,7 +68,10 @@ fn main() {
     let (connections, rounds) = (common::count_arg(1, 1000), common::count_arg(2, 100));
     let l = TcpListener::bind("127.0.0.1:0").expect("listen");
     let addr = l.local_addr().unwrap();
-    goheap::go(move || serve(l));
+    let body = move || serve(l);
+    // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+    // guard across a switch point (goheap::go's contract).
+    unsafe { goheap::go(body) };
     let start = Instant::now();
     let all = Arc::new(Mutex::new(Vec::with_capacity(connections * rounds)));
     let failed = Arc::new(Mutex::new(None));
@@ -73,13 +79,16 @@ fn main() {
     wg.add(connections as i64);
     for c in 0..connections {
         let (all, failed, wg) = (all.clone(), failed.clone(), wg.clone());
-        goheap::go(move || {
+        let body = move || {
             match client(addr, c, rounds) {
                 Ok(l) => all.lock().extend(l),
                 Err(e) => *failed.lock() = Some(e),
             }
             wg.done();
-        });
+        };
+        // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+        // guard across a switch point (goheap::go's contract).
+        unsafe { goheap::go(body) };
     }
     wg.wait();
     let elapsed = start.elapsed();

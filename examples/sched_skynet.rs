@@ -34,7 +34,10 @@ fn skynet(out: Arc<Report>, num: u64, size: u64) {
         mine.wg.add(FAN_OUT as i64);
         for i in 0..FAN_OUT {
             let mine = mine.clone();
-            goheap::go(move || skynet(mine, num + i * (size / FAN_OUT), size / FAN_OUT));
+            let body = move || skynet(mine, num + i * (size / FAN_OUT), size / FAN_OUT);
+            // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+            // guard across a switch point (goheap::go's contract).
+            unsafe { goheap::go(body) };
         }
         mine.wg.wait();
         out.sum
@@ -54,7 +57,10 @@ fn main() {
     });
     root.wg.add(1);
     let r = root.clone();
-    goheap::go(move || skynet(r, 0, leaves));
+    let body = move || skynet(r, 0, leaves);
+    // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+    // guard across a switch point (goheap::go's contract).
+    unsafe { goheap::go(body) };
     root.wg.wait();
     let elapsed = start.elapsed();
     println!("skynet {leaves}: {}", root.sum.load(Ordering::Relaxed));

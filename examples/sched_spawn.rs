@@ -24,17 +24,23 @@ fn main() {
     // Spawned from a goroutine, as Go's main goroutine does.
     let (s, w) = (sum.clone(), wg.clone());
     wg.add(1);
-    goheap::go(move || {
+    let body = move || {
         for i in 0..n as u64 {
             w.add(1);
             let (s, w) = (s.clone(), w.clone());
-            goheap::go(move || {
+            let body = move || {
                 s.fetch_add(i, Ordering::Relaxed);
                 w.done();
-            });
+            };
+            // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+            // guard across a switch point (goheap::go's contract).
+            unsafe { goheap::go(body) };
         }
         w.done();
-    });
+    };
+    // SAFETY: the goroutine keeps no thread-local reference or thread-bound
+    // guard across a switch point (goheap::go's contract).
+    unsafe { goheap::go(body) };
     wg.wait();
     let elapsed = start.elapsed();
     println!(

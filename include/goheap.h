@@ -204,6 +204,9 @@ GOHEAP_NOTHROW void goheap_print_stats(void);
  * from a plain thread (main included) they block that thread. A goroutine's
  * stack is GOHEAP_STACK bytes (default 64 KiB) with a guard page: overflow
  * ends the process with "goheap: goroutine N stack overflow".
+ * A goroutine may resume on another OS thread after any waiting call: fn must
+ * not keep a pointer to thread-local data (__thread, pthread keys) across
+ * one unless it called goheap_lock_os_thread() first.
  */
 GOHEAP_NOTHROW int goheap_go(void (*fn)(void *), void *arg); /* 0, -1 if fn is NULL */
 GOHEAP_NOTHROW void goheap_yield(void);

@@ -3,6 +3,8 @@
 //! Each test's main thread waits on a channel that goroutines send to (a
 //! thread endpoint facing goroutine endpoints).
 
+mod common;
+
 mod chan_common;
 
 use chan_common::Counted;
@@ -17,12 +19,12 @@ fn pingpong_between_goroutines() {
     let (ping_tx, ping_rx) = goheap::chan::<u64>(0);
     let (pong_tx, pong_rx) = goheap::chan::<u64>(0);
     let (done_tx, done_rx) = goheap::chan::<u64>(0);
-    goheap::go(move || {
+    common::go(move || {
         for v in &ping_rx {
             pong_tx.send(v + 1).unwrap();
         }
     });
-    goheap::go(move || {
+    common::go(move || {
         let mut sum = 0;
         for i in 0..20_000 {
             ping_tx.send(i).unwrap();
@@ -49,7 +51,7 @@ fn every_value_once_mixed(cap: usize) {
             }
         };
         if s % 2 == 0 {
-            goheap::go(work);
+            common::go(work);
         } else {
             threads.push(std::thread::spawn(work));
         }
@@ -59,7 +61,7 @@ fn every_value_once_mixed(cap: usize) {
         let (rx, out_tx) = (rx.clone(), out_tx.clone());
         let work = move || out_tx.send(rx.iter().collect()).unwrap();
         if r % 2 == 0 {
-            goheap::go(work);
+            common::go(work);
         } else {
             threads.push(std::thread::spawn(work));
         }
@@ -100,7 +102,7 @@ fn goroutines_select_and_lose_nothing() {
     let (sum_tx, sum_rx) = goheap::chan::<u64>(0);
     for s in 0..2 {
         let (a_tx, b_tx) = (a_tx.clone(), b_tx.clone());
-        goheap::go(move || {
+        common::go(move || {
             for i in 0..PER {
                 let v = s * PER + i;
                 goheap::select! {
@@ -113,7 +115,7 @@ fn goroutines_select_and_lose_nothing() {
     drop((a_tx, b_tx));
     for _ in 0..2 {
         let (a_rx, b_rx, sum_tx) = (a_rx.clone(), b_rx.clone(), sum_tx.clone());
-        goheap::go(move || {
+        common::go(move || {
             let (mut sum, mut open) = (0, 2);
             let (mut a_open, mut b_open) = (true, true);
             while open > 0 {
@@ -143,7 +145,7 @@ fn goroutine_timeouts() {
     let tx_main = tx.clone();
     let (res_tx, res_rx) = goheap::chan::<(bool, bool, bool)>(0);
     let (back_tx, back_rx) = goheap::chan::<u32>(0);
-    goheap::go(move || {
+    common::go(move || {
         let start = Instant::now();
         let recv_timed_out =
             rx.recv_timeout(Duration::from_millis(20)) == Err(RecvTimeoutError::Timeout);
@@ -176,7 +178,7 @@ fn goroutine_timeout_raced_by_a_sender() {
     let (out_tx, out_rx) = goheap::chan::<(u64, u64)>(2);
     {
         let out_tx = out_tx.clone();
-        goheap::go(move || {
+        common::go(move || {
             let (mut got, mut sum) = (0, 0);
             for _ in 0..3000 {
                 if let Ok(v) = rx.recv_timeout(Duration::from_micros(20)) {
@@ -187,7 +189,7 @@ fn goroutine_timeout_raced_by_a_sender() {
             out_tx.send((got, sum)).unwrap();
         });
     }
-    goheap::go(move || {
+    common::go(move || {
         let (mut sent, mut sum) = (0, 0);
         for v in 1..=3000u64 {
             if tx.send_timeout(v, Duration::from_micros(20)).is_ok() {
@@ -208,7 +210,7 @@ fn close_wakes_parked_goroutines() {
     let (res_tx, res_rx) = goheap::chan::<bool>(0);
     for _ in 0..8 {
         let (rx, res_tx) = (rx.clone(), res_tx.clone());
-        goheap::go(move || res_tx.send(rx.recv() == Err(RecvError)).unwrap());
+        common::go(move || res_tx.send(rx.recv() == Err(RecvError)).unwrap());
     }
     drop(res_tx);
     goheap::sleep(Duration::from_millis(10));
@@ -223,7 +225,7 @@ fn values_between_goroutines_drop_once() {
     let (done_tx, done_rx) = goheap::chan::<usize>(0);
     {
         let drops = drops.clone();
-        goheap::go(move || {
+        common::go(move || {
             let mut made = 0;
             while made < 1000 {
                 made += 1;

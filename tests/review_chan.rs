@@ -3,6 +3,8 @@
 //! send fails; and the macro's public helpers cannot be misused from safe
 //! code. `#[ignore = "finding: ..."]` tests fail today.
 
+mod common;
+
 use goheap::chan;
 use goheap::select;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -191,7 +193,7 @@ fn goroutine_selects_with_deadlines_drop_every_value_once() {
     for g in 0..8 {
         let (tx_a, tx_b, rx_a, rx_b) = (tx_a.clone(), tx_b.clone(), rx_a.clone(), rx_b.clone());
         let wg = wg.clone();
-        goheap::go(move || {
+        common::go(move || {
             for i in 0..300 {
                 if (g + i) % 2 == 0 {
                     select! {

@@ -3,6 +3,8 @@
 //! `#[ignore = "finding: ..."]` test asserts the behaviour the design
 //! promises and fails today; the others are attacks that held.
 
+mod common;
+
 use goheap::gc::{mutate, raw, Gc, Marker, Root};
 use goheap::{Rootable, Trace};
 use std::collections::hash_map::DefaultHasher;
@@ -570,7 +572,7 @@ fn cycles_run_on_goroutine_stacks_when_scopes_stay_on_their_thread() {
     wg.add(8);
     for _ in 0..8 {
         let wg = wg.clone();
-        goheap::go(move || {
+        common::go(move || {
             goheap::lock_os_thread();
             for round in 0..40u64 {
                 mutate(|mu| {

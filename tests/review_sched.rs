@@ -3,6 +3,8 @@
 //! goroutine that resumes on another thread. `#[ignore = "finding: ..."]`
 //! tests fail today.
 
+mod common;
+
 use goheap::gc::{mutate, raw, Gc};
 use goheap::sched::WaitGroup;
 use std::cell::Cell;
@@ -31,7 +33,7 @@ fn run_with_stealing(n: usize, body: fn(&dyn Fn() -> bool)) {
     wg.add(n as i64);
     for _ in 0..n {
         let wg = wg.clone();
-        goheap::go(move || {
+        common::go(move || {
             let deadline = Instant::now() + Duration::from_secs(2);
             body(&|| Instant::now() < deadline);
             wg.done();
@@ -39,7 +41,7 @@ fn run_with_stealing(n: usize, body: fn(&dyn Fn() -> bool)) {
     }
     for _ in 0..4 {
         let stop = stop.clone();
-        goheap::go(move || {
+        common::go(move || {
             while stop.load(Ordering::Relaxed) == 0 {
                 let t = Instant::now();
                 while t.elapsed() < Duration::from_micros(300) {}
@@ -78,15 +80,23 @@ fn hold_a_thread_local_across_switches(keep_looking: &dyn Fn() -> bool) {
     });
 }
 
+/// `goheap::go` is `unsafe` because of exactly this pattern (its contract:
+/// no thread-local reference across a switch unless the goroutine is
+/// locked to its thread; `review_compile_fail/go_is_unsafe.rs` pins that
+/// safe code cannot spawn). With `lock_os_thread` the pattern is correct:
+/// the goroutine never leaves its thread.
 #[test]
-#[ignore = "finding: goheap::go is safe, yet a goroutine resumed on another M keeps using references into its first thread's thread-locals (and !Send guards): data race from safe code"]
-fn a_thread_local_borrow_never_crosses_threads() {
-    run_with_stealing(32, hold_a_thread_local_across_switches);
+fn a_locked_goroutine_keeps_its_thread_local() {
+    run_with_stealing(32, |keep_looking| {
+        goheap::lock_os_thread();
+        hold_a_thread_local_across_switches(keep_looking);
+        goheap::unlock_os_thread();
+    });
     assert_eq!(
         USED_ELSEWHERE.load(Ordering::SeqCst),
         0,
-        "goroutines used another thread's thread-local through a reference \
-         taken before a switch"
+        "a goroutine locked to its thread used another thread's thread-local \
+         through a reference taken before a switch"
     );
 }
 
@@ -137,7 +147,7 @@ fn a_goroutine_mutex_guard_may_be_released_on_another_thread() {
     wg.add(16);
     for _ in 0..16 {
         let (m, wg) = (m.clone(), wg.clone());
-        goheap::go(move || {
+        common::go(move || {
             for _ in 0..50 {
                 let mut g = m.lock();
                 let v = *g;
@@ -191,13 +201,13 @@ fn objects_allocated_across_switches_stay_distinct() {
 #[test]
 fn runtime_calls_inside_blocking_behave_as_on_a_plain_thread() {
     let (done_tx, done_rx) = goheap::chan::<u32>(0);
-    goheap::go(move || {
+    common::go(move || {
         let got = goheap::blocking(|| {
             goheap::yield_now();
             goheap::sleep(Duration::from_millis(1));
             let inner = goheap::blocking(|| 5u32);
             let (tx, rx) = goheap::chan::<u32>(0);
-            goheap::go(move || tx.send(inner + 1).unwrap());
+            common::go(move || tx.send(inner + 1).unwrap());
             rx.recv().unwrap()
         });
         goheap::yield_now();

@@ -1,6 +1,8 @@
 //! Scheduler invariants: every goroutine runs exactly once, none runs twice
 //! at once, goroutine-aware primitives work from goroutines and threads.
 
+mod common;
+
 use goheap::sched::{Mutex, Once, WaitGroup};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,7 +16,7 @@ fn every_goroutine_runs_exactly_once() {
     wg.add(N as i64);
     for i in 0..N {
         let (runs, wg) = (runs.clone(), wg.clone());
-        goheap::go(move || {
+        common::go(move || {
             runs[i].fetch_add(1, Ordering::Relaxed);
             wg.done();
         });
@@ -33,10 +35,10 @@ fn goroutines_spawn_goroutines_that_yield() {
     wg.add((PARENTS * CHILDREN) as i64);
     for _ in 0..PARENTS {
         let (sum, wg) = (sum.clone(), wg.clone());
-        goheap::go(move || {
+        common::go(move || {
             for _ in 0..CHILDREN {
                 let (sum, wg) = (sum.clone(), wg.clone());
-                goheap::go(move || {
+                common::go(move || {
                     for _ in 0..YIELDS {
                         sum.fetch_add(1, Ordering::Relaxed);
                         goheap::yield_now();
@@ -61,7 +63,7 @@ fn no_goroutine_runs_twice_at_once() {
     wg.add(N as i64);
     for i in 0..N {
         let (running, wg) = (running.clone(), wg.clone());
-        goheap::go(move || {
+        common::go(move || {
             for _ in 0..ROUNDS {
                 assert_eq!(
                     running[i].swap(1, Ordering::SeqCst),
@@ -87,7 +89,7 @@ fn mutex_serialises_goroutines_and_threads() {
     wg.add(G as i64);
     for _ in 0..G {
         let (m, wg) = (m.clone(), wg.clone());
-        goheap::go(move || {
+        common::go(move || {
             for i in 0..PER {
                 let mut v = m.lock();
                 let seen = *v;
@@ -124,7 +126,7 @@ fn once_runs_once_for_all_goroutines() {
     wg.add(100);
     for _ in 0..100 {
         let (once, count, wg) = (once.clone(), count.clone(), wg.clone());
-        goheap::go(move || {
+        common::go(move || {
             once.call_once(|| {
                 goheap::sleep(Duration::from_millis(5));
                 count.fetch_add(1, Ordering::SeqCst);
@@ -147,7 +149,7 @@ fn sleeps_wake_in_deadline_order() {
     let start = Instant::now();
     for &d in &delays {
         let (order, wg) = (order.clone(), wg.clone());
-        goheap::go(move || {
+        common::go(move || {
             goheap::sleep(Duration::from_millis(d * 2));
             order.lock().push(d);
             wg.done();
@@ -166,7 +168,7 @@ fn many_sleepers_all_wake_after_their_time() {
     let late = Arc::new(AtomicUsize::new(0));
     for i in 0..N {
         let (wg, late) = (wg.clone(), late.clone());
-        goheap::go(move || {
+        common::go(move || {
             let d = Duration::from_micros((i % 50) as u64 * 100);
             let t = Instant::now();
             goheap::sleep(d);

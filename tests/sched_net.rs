@@ -1,6 +1,8 @@
 //! The netpoller: sockets whose blocking calls park goroutines on epoll.
 //! Loopback only; every wait is bounded by a deadline.
 
+mod common;
+
 use goheap::net::{TcpListener, TcpStream, UdpSocket};
 use goheap::sched::WaitGroup;
 use std::io::{ErrorKind, Read, Write};
@@ -13,11 +15,11 @@ const LIMIT: Duration = Duration::from_secs(60);
 fn echo_server() -> std::net::SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
-    goheap::go(move || {
+    common::go(move || {
         for s in l.incoming() {
             let mut s = s.unwrap();
             s.set_read_timeout(Some(LIMIT)).unwrap();
-            goheap::go(move || {
+            common::go(move || {
                 let mut buf = [0u8; 4096];
                 loop {
                     match s.read(&mut buf) {
@@ -41,7 +43,7 @@ fn many_goroutine_clients_echo_through_goroutine_servers() {
     wg.add(CONNS as i64);
     for c in 0..CONNS {
         let (wg, ok) = (wg.clone(), ok.clone());
-        goheap::go(move || {
+        common::go(move || {
             let mut s = TcpStream::connect(addr).unwrap();
             s.set_read_timeout(Some(LIMIT)).unwrap();
             for r in 0..ROUNDS {
@@ -75,7 +77,7 @@ fn read_timeouts_and_deadlines_fire() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    goheap::go(move || {
+    common::go(move || {
         let (s, _) = l.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         let t = Instant::now();
@@ -130,7 +132,7 @@ fn a_hundred_thousand_goroutines_wait_on_the_poller() {
     woken.add(n as i64);
     for (i, s) in sockets.into_iter().enumerate() {
         let (parked, woken, sum) = (parked.clone(), woken.clone(), sum.clone());
-        goheap::go(move || {
+        common::go(move || {
             s.set_read_timeout(Some(LIMIT)).unwrap();
             parked.done();
             let mut buf = [0u8; 8];

@@ -4,6 +4,8 @@
 //! goroutines that never yield, blocking hand-off, thread wiring, stack
 //! reuse. A child that hangs fails the test after `LIMIT`.
 
+mod common;
+
 use goheap::sched::WaitGroup;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -78,7 +80,7 @@ fn wait_for(f: impl FnOnce() + Send + 'static) {
     let wg = Arc::new(WaitGroup::new());
     wg.add(1);
     let w = wg.clone();
-    goheap::go(move || {
+    common::go(move || {
         f();
         w.done();
     });
@@ -173,7 +175,7 @@ fn run_goroutines(n: usize) -> usize {
     wg.add(n as i64);
     for _ in 0..n {
         let (wg, count) = (wg.clone(), count.clone());
-        goheap::go(move || {
+        common::go(move || {
             goheap::yield_now();
             count.fetch_add(1, Ordering::Relaxed);
             wg.done();
@@ -188,7 +190,7 @@ fn fork_child() {
     let busy = Arc::new(AtomicBool::new(true));
     for _ in 0..4 {
         let busy = busy.clone();
-        goheap::go(move || {
+        common::go(move || {
             while busy.load(Ordering::Relaxed) {
                 goheap::yield_now();
             }
@@ -221,7 +223,7 @@ fn udp_round_trip_in_a_goroutine() -> bool {
     let g = got.clone();
     wait_for(move || {
         sock.set_read_timeout(Some(LIMIT)).unwrap();
-        goheap::go(move || {
+        common::go(move || {
             let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
             s.send_to(b"ping", addr).unwrap();
         });
@@ -248,7 +250,7 @@ fn hogs() {
     wg.add(procs as i64);
     for _ in 0..procs {
         let (stop, wg) = (stop.clone(), wg.clone());
-        goheap::go(move || {
+        common::go(move || {
             while !stop.load(Ordering::Relaxed) {
                 std::hint::spin_loop();
             }
@@ -257,7 +259,7 @@ fn hogs() {
     }
     std::thread::sleep(Duration::from_millis(50)); // the hogs hold every P
     let s = stop.clone();
-    goheap::go(move || s.store(true, Ordering::Relaxed));
+    common::go(move || s.store(true, Ordering::Relaxed));
     wg.wait();
 }
 
@@ -276,7 +278,7 @@ fn blocking_hand_off() {
     wg.add(procs as i64);
     for _ in 0..procs {
         let (rx, wg) = (rx.clone(), wg.clone());
-        goheap::go(move || {
+        common::go(move || {
             goheap::blocking(|| {
                 rx.lock()
                     .unwrap()
@@ -287,7 +289,7 @@ fn blocking_hand_off() {
         });
     }
     std::thread::sleep(Duration::from_millis(20));
-    goheap::go(move || {
+    common::go(move || {
         for _ in 0..procs {
             tx.send(()).unwrap();
         }
@@ -311,7 +313,7 @@ fn locked_thread() {
     wg.add(8);
     for k in 1..=8usize {
         let (wg, m) = (wg.clone(), m.clone());
-        goheap::go(move || {
+        common::go(move || {
             goheap::lock_os_thread();
             // SAFETY: gettid has no preconditions.
             let tid = unsafe { libc::gettid() };

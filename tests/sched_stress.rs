@@ -2,6 +2,8 @@
 //! yield, sleep, Mutex, WaitGroup chains, blocking, plain threads spawning
 //! and waiting), with totals checked at the end.
 
+mod common;
+
 use goheap::sched::{Mutex, WaitGroup};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,7 +33,7 @@ fn mixed_workload_keeps_every_count() {
             children_done.clone(),
             wg.clone(),
         );
-        goheap::go(move || {
+        common::go(move || {
             let mut rng = w as u64 * 0x9e37_79b9_7f4a_7c15 + 1;
             let kids = Arc::new(WaitGroup::new());
             for _ in 0..STEPS {
@@ -42,7 +44,7 @@ fn mixed_workload_keeps_every_count() {
                         kids.add(1);
                         spawned.fetch_add(1, Ordering::Relaxed);
                         let (kids, children_done) = (kids.clone(), children_done.clone());
-                        goheap::go(move || {
+                        common::go(move || {
                             goheap::yield_now();
                             children_done.fetch_add(1, Ordering::Relaxed);
                             kids.done();
@@ -93,7 +95,7 @@ fn a_relay_of_parked_goroutines_hands_over_in_order() {
     // Spawned last-first so that most of them park before their turn.
     for i in (0..N).rev() {
         let (signals, order) = (signals.clone(), order.clone());
-        goheap::go(move || {
+        common::go(move || {
             signals[i].wait();
             order.lock().push(i);
             signals[i + 1].done();
@@ -118,7 +120,7 @@ fn threads_and_goroutines_spawn_and_wait_together() {
                 wg.add(PER as i64);
                 for i in 0..PER {
                     let (sum, wg) = (sum.clone(), wg.clone());
-                    goheap::go(move || {
+                    common::go(move || {
                         if i % 7 == 0 {
                             goheap::yield_now();
                         }
@@ -149,10 +151,10 @@ fn work_spreads_to_other_threads_by_stealing() {
     let wg = Arc::new(WaitGroup::new());
     wg.add(N as i64);
     let (t2, w2) = (threads.clone(), wg.clone());
-    goheap::go(move || {
+    common::go(move || {
         for _ in 0..N {
             let (threads, wg) = (t2.clone(), w2.clone());
-            goheap::go(move || {
+            common::go(move || {
                 let spin = std::time::Instant::now();
                 while spin.elapsed() < Duration::from_micros(20) {}
                 // SAFETY: gettid has no preconditions.

@@ -20,10 +20,14 @@ unsafe impl Send for SendArg {}
 pub extern "C" fn goheap_go(f: Option<CFn>, arg: *mut c_void) -> c_int {
     let Some(f) = f else { return -1 };
     let arg = SendArg(arg);
-    sched::go(move || {
+    let body = move || {
         let arg = arg;
         f(arg.0)
-    });
+    };
+    // SAFETY: C code has no `thread_local!` borrows; a C caller that keeps
+    // thread-specific data across a switch point breaks goheap_go's
+    // documented contract (goheap.h), as with Rust's `go`.
+    unsafe { sched::go(body) };
     0
 }
 

@@ -251,7 +251,21 @@ fn mcall(m: &M, g: *mut G, action: Action) {
 
 /// Starts a goroutine running `f` (Go's `go` statement). From a plain
 /// thread this starts the scheduler on first use.
-pub fn go<F: FnOnce() + Send + 'static>(f: F) {
+///
+/// # Safety
+///
+/// A goroutine may resume on another OS thread after any switch point
+/// (a channel operation, a lock, `yield_now`, `sleep`, net I/O, spawning).
+/// `f` must not hold, across a switch point, a reference into a
+/// `thread_local!` (LLVM may also cache a thread-local's address inside a
+/// function, so do not touch one before and after a switch in the same
+/// function) or a value that must stay on its thread (a `!Send` guard such
+/// as std's `MutexGuard`), unless the goroutine called
+/// [`lock_os_thread`] first. Breaking this lets two threads reach one
+/// thread's data at once: a data race. The compiler cannot check it, as
+/// with `may`'s `go!`; code that keeps no thread-local state across
+/// goheap's blocking calls meets it by construction.
+pub unsafe fn go<F: FnOnce() + Send + 'static>(f: F) {
     newproc(Box::new(f));
 }
 
@@ -1453,7 +1467,7 @@ mod tests {
         wg.add(GS as i64);
         for _ in 0..GS {
             let (moved, wg) = (moved.clone(), wg.clone());
-            go(move || {
+            let body = move || {
                 let me = current_g().expect("a goroutine");
                 let mut tid = gettid();
                 for i in 0..SWITCHES {
@@ -1473,7 +1487,9 @@ mod tests {
                     }
                 }
                 wg.done();
-            });
+            };
+            // SAFETY: the goroutine reads its thread only through gettid.
+            unsafe { go(body) };
         }
         wg.wait();
         if maxprocs() > 1 {

@@ -225,3 +225,12 @@ pub fn child_helper_command(env: &[(&str, &str)]) -> std::process::Command {
     .envs(env.iter().copied());
     cmd
 }
+
+/// Spawns a goroutine for a test.
+pub fn go(f: impl FnOnce() + Send + 'static) {
+    // SAFETY: goheap::go's contract: the tests' goroutines hold no
+    // thread-local reference or thread-bound guard across a switch point
+    // (the one test that does so on purpose, in review_sched.rs, calls
+    // goheap::go itself).
+    unsafe { goheap::go(f) }
+}

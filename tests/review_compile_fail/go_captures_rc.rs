@@ -1,5 +1,5 @@
 // expect: E0277
 pub fn f() {
     let rc = std::rc::Rc::new(1u8);
-    goheap::go(move || drop(rc));
+    unsafe { goheap::go(move || drop(rc)) };
 }

@@ -1,0 +1,4 @@
+// expect: E0133
+pub fn f() {
+    goheap::go(|| ());
+}
