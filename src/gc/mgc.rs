@@ -18,11 +18,20 @@
 //! `PENDING_PATIENCE`: a thread inside a scope may be waiting for this one,
 //! and nothing may make a thread wait for its own scope. If the count is
 //! zero while it waits, the waiter runs the cycle itself. `collect` waits
-//! for the cycle likewise, up to `COLLECT_PATIENCE`.
+//! for the cycle likewise, up to `COLLECT_PATIENCE`. A goroutine waits with
+//! its P handed to other goroutines (`set_waiter`).
 //!
 //! Inside the world a thread may allocate, read and write GC objects, and
 //! look up the collector's metadata; outside it, only `Root` handles (whose
 //! table has its own lock). A cycle therefore sees no mutator at all.
+//!
+//! `DEPTH` belongs to the OS thread, so a scope must end on the thread it
+//! began on. Goroutines meet that through the scheduler's rule (`sched/mod.rs`,
+//! "GC scopes on goroutines"): a goroutine that switches out inside a scope
+//! (a park, a yield, a `blocking` call) is wired to its thread until it
+//! resumes, and the thread runs nothing else meanwhile. `DEPTH` is read and
+//! written only through two functions that are never inlined, so no caller
+//! keeps a thread-local address across a switch between two scopes.
 //!
 //! The thread running a cycle has `DEPTH == IN_CYCLE`: a hook that tries to
 //! enter the heap (a scope, `raw::alloc`, `raw::free`) aborts, and so does
@@ -38,7 +47,7 @@ use super::mgcsweep;
 use core::cell::Cell;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 const RUNNING: usize = 1 << (usize::BITS - 1);
@@ -61,6 +70,21 @@ thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
+/// This thread's `DEPTH`. Never inlined, like the scheduler's `this_m`: a
+/// goroutine may run on another thread after a switch between two scopes,
+/// and an inlined access could reuse the thread-local's address computed
+/// before the switch (another thread's counter).
+#[inline(never)]
+fn depth() -> usize {
+    DEPTH.get()
+}
+
+/// Sets this thread's `DEPTH` (never inlined, as `depth`).
+#[inline(never)]
+fn set_depth(depth: usize) {
+    DEPTH.set(depth)
+}
+
 /// Proof of being inside the world; leaving it on drop.
 pub struct World {
     _not_send: PhantomData<*const ()>,
@@ -79,11 +103,11 @@ impl World {
 
     #[inline(always)]
     fn enter_with(patient: bool) -> World {
-        let depth = DEPTH.get();
+        let depth = depth();
         if patient && depth >= IN_CYCLE {
             refused_in_cycle("mutate");
         }
-        DEPTH.set(depth + 1);
+        set_depth(depth + 1);
         if depth == 0 {
             let s = STATE.load(Ordering::Relaxed);
             let flags = if patient { RUNNING | PENDING } else { RUNNING };
@@ -102,15 +126,15 @@ impl World {
 
     /// Whether this thread is inside the world.
     pub fn is_inside() -> bool {
-        DEPTH.get() > 0
+        depth() > 0
     }
 }
 
 impl Drop for World {
     #[inline(always)]
     fn drop(&mut self) {
-        let depth = DEPTH.get() - 1;
-        DEPTH.set(depth);
+        let depth = depth() - 1;
+        set_depth(depth);
         if depth == 0 {
             let prev = STATE.fetch_sub(1, Ordering::Release);
             if prev & (COUNT | PENDING | RUNNING) == PENDING | 1 {
@@ -125,7 +149,7 @@ impl Drop for World {
 /// there is never marked and this very cycle would free it).
 #[inline(always)]
 pub fn refuse_in_cycle(what: &str) {
-    if DEPTH.get() >= IN_CYCLE {
+    if depth() >= IN_CYCLE {
         refused_in_cycle(what);
     }
 }
@@ -185,18 +209,36 @@ fn lock_wait() -> MutexGuard<'static, ()> {
     WAIT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// How a wait of the world protocol runs: set by the scheduler when it
+/// starts (`set_waiter`), so that a goroutine that waits for a cycle hands
+/// its P to other goroutines meanwhile (`sched::blocking`): they may be the
+/// ones whose scopes must close before the cycle can run. Unset (no
+/// scheduler), a wait just blocks the thread.
+static WAITER: OnceLock<fn(&mut dyn FnMut())> = OnceLock::new();
+
+/// Sets how the world protocol's waits run (see `WAITER`).
+pub fn set_waiter(waiter: fn(&mut dyn FnMut())) {
+    let _ = WAITER.set(waiter);
+}
+
 /// Sleeps until woken or about a millisecond passed, unless `STATE` moved
 /// on from `seen`.
 fn wait_a_little(seen: usize, deadline: Option<Instant>) {
-    let g = lock_wait();
-    if STATE.load(Ordering::Relaxed) != seen {
-        return;
+    let mut wait = || {
+        let g = lock_wait();
+        if STATE.load(Ordering::Relaxed) != seen {
+            return;
+        }
+        let mut d = Duration::from_millis(1);
+        if let Some(dl) = deadline {
+            d = d.min(dl.saturating_duration_since(Instant::now()));
+        }
+        let _ = WOKEN.wait_timeout(g, d);
+    };
+    match WAITER.get() {
+        Some(waiter) => waiter(&mut wait),
+        None => wait(),
     }
-    let mut d = Duration::from_millis(1);
-    if let Some(dl) = deadline {
-        d = d.min(dl.saturating_duration_since(Instant::now()));
-    }
-    let _ = WOKEN.wait_timeout(g, d);
 }
 
 /// Asks for a collection; it runs when the world empties.
@@ -221,12 +263,13 @@ fn try_run_cycle() -> bool {
         release_world();
         return false;
     }
-    let depth = DEPTH.replace(IN_CYCLE);
+    let depth = depth();
+    set_depth(IN_CYCLE);
     let hooks = hooks().clone();
     let guard = AbortOnUnwind;
     run_cycle(&hooks);
     core::mem::forget(guard);
-    DEPTH.set(depth);
+    set_depth(depth);
     release_world();
     for f in &hooks.after_cycle {
         f();

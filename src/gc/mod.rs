@@ -101,6 +101,10 @@
 //!   from roots, through the `Trace` of GC objects. So every handle that
 //!   exists while a cycle runs is in a root or a traced object: no live
 //!   handle points at a freed object.
+//! * Goroutines hold handles exactly as threads do: a goroutine that switches
+//!   out inside a scope stays on its thread until it resumes, and one parked
+//!   outside a scope holds only `Root`s (`sched/mod.rs`, "GC scopes on
+//!   goroutines").
 //! * `Trace` is an `unsafe trait`: only `#[derive(Trace)]` (which traces
 //!   every field) and impls written with `unsafe` are trusted; a field
 //!   missed by a hand-written impl is that impl's broken promise. Fields of

@@ -108,6 +108,37 @@
 //! `LockOSThread`): the goroutine then runs only on its M, and the M runs
 //! nothing else (`stoplockedm` / `startlockedm`).
 //!
+//! # GC scopes on goroutines
+//!
+//! The collector (`gc/mgc.rs`) runs a cycle only while no thread is inside
+//! a `mutate` scope, counts scopes per OS thread, and never scans a stack:
+//! the `Gc` handles of an open scope may be anywhere (stack, registers, a
+//! `Vec`), so a goroutine parked inside a scope cannot give them up, and
+//! its scope must end on the thread whose count it raised. The rule:
+//!
+//! - **A goroutine never migrates inside a scope.** Each of its switch
+//!   points (`gopark`, `yield_now`, the safe point in `go`, `blocking`)
+//!   checks `World::is_inside`; inside, the goroutine is wired to its M for
+//!   that switch exactly as `lock_os_thread` wires it: it parks (WAITING,
+//!   its wakeup protocol unchanged), its M hands the P to another M and
+//!   sleeps (`stoplockedm`), and whoever dequeues it hands a P back to that
+//!   M (`startlockedm`). The M runs no other goroutine meanwhile, so no
+//!   other goroutine sees the scope's depth on that thread, and the thread
+//!   leaves the world where it entered it. The wiring ends when it resumes.
+//!   (A goroutine that called `lock_os_thread` itself is already wired.)
+//! - **A goroutine parked outside a scope holds only `Root`s** (a `Gc`
+//!   cannot outlive its scope), so it never delays a cycle: it has nothing
+//!   to give up.
+//!
+//! A goroutine blocked inside a scope thus delays collection until it
+//! resumes and closes the scope, exactly as a thread blocked inside one
+//! does, and holds an OS thread while it waits, as a blocking system call
+//! does: keep scopes short and hold `Root`s across waits. Allocation in a
+//! scope never switches; entering one may wait for a running cycle with the
+//! P held (a cycle is short and needs no goroutine).
+//! A finer rule (scanning parked goroutines' stacks) would need every
+//! handle to be found by scanning, which the `Gc` API does not promise.
+//!
 //! # Modules
 //!
 //! | module | Go | what it is |

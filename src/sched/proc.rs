@@ -108,6 +108,7 @@ fn start() -> &'static Sched {
     stack::install_fault_handler();
     register_fork_handler();
     SCHED.store(s as *const Sched as *mut Sched, Release);
+    crate::gc::mgc::set_waiter(|wait| blocking(wait));
     super::sysmon::start(s);
     s
 }
@@ -232,6 +233,23 @@ fn leave(m: &M, p: &P) {
     p.status.store(owned(m, P_USER), Release);
 }
 
+/// Switches the running goroutine out at one of its switch points (a
+/// park, a yield, a safe point, a `blocking` call). Inside a GC scope it is
+/// wired to this M for the switch, so that it resumes on this thread, which
+/// runs nothing else meanwhile ("GC scopes on goroutines" in mod.rs).
+fn switch_out(m: &M, action: Action) {
+    let g = m.curg.get();
+    let wire = m.lockedg.get().is_null() && crate::gc::mgc::World::is_inside();
+    if wire {
+        wire_to_thread(m, g);
+    }
+    mcall(m, g, action);
+    if wire {
+        // SAFETY: wired, the goroutine resumed on this thread's M.
+        unwire_from_thread(unsafe { &*this_m() });
+    }
+}
+
 /// Switches from the running goroutine `g` to its M's g0, which carries
 /// out `action`. Returns when `g` is resumed, perhaps on another M.
 fn mcall(m: &M, g: *mut G, action: Action) {
@@ -285,7 +303,7 @@ fn newproc(f: Box<dyn FnOnce() + Send>) {
             // fresh stacks; the spawner continues after them). Spawners
             // that block soon after (skynet's) never reach a full ring.
             if p.preempt.load(Relaxed) || runq_len(p) >= RUNQ_SIZE as u32 {
-                return mcall(m, m.curg.get(), Action::Preempted);
+                return switch_out(m, Action::Preempted);
             }
             leave(m, p);
         }
@@ -302,7 +320,7 @@ fn newproc(f: Box<dyn FnOnce() + Send>) {
             wakep(s);
             if let Ctx::NoP(m) = c {
                 // A safe point: the goroutine lost its P; it waits for one.
-                mcall(m, m.curg.get(), Action::Preempted);
+                switch_out(m, Action::Preempted);
             }
         }
     }
@@ -324,7 +342,7 @@ fn init_g(g: *mut G, id: u64, f: Box<dyn FnOnce() + Send>) {
 /// On a plain thread, yields the thread.
 pub fn yield_now() {
     match ctx() {
-        Ctx::User(m, _) | Ctx::NoP(m) => mcall(m, m.curg.get(), Action::Yield),
+        Ctx::User(m, _) | Ctx::NoP(m) => switch_out(m, Action::Yield),
         Ctx::G0(..) | Ctx::Plain => std::thread::yield_now(),
     }
 }
@@ -356,7 +374,7 @@ pub(crate) fn gopark(commit: &mut dyn FnMut() -> bool) {
     // SAFETY: erasing the borrow's lifetime: g0 calls `commit` before the
     // goroutine resumes, while this frame (which owns `commit`) is alive.
     let commit: *mut (dyn FnMut() -> bool + 'static) = unsafe { core::mem::transmute(commit) };
-    mcall(m, m.curg.get(), Action::Park(commit));
+    switch_out(m, Action::Park(commit));
 }
 
 /// Makes the WAITING goroutine `g` runnable; `next` runs it next on this P.
@@ -408,7 +426,7 @@ pub fn blocking<R, F: FnOnce() -> R>(f: F) -> R {
     // SAFETY: erasing the borrow's lifetime: g0 runs `call` before this
     // goroutine resumes, while this frame is alive.
     let call: *mut (dyn FnMut() + 'static) = unsafe { core::mem::transmute(call) };
-    mcall(m, m.curg.get(), Action::Blocking(call));
+    switch_out(m, Action::Blocking(call));
     // The goroutine resumed in user mode; `r` was set on g0 before.
     match r {
         Some(Ok(v)) => v,
@@ -435,10 +453,22 @@ pub fn lock_os_thread() {
     }
     // SAFETY: on a goroutine: this thread's M runs it.
     let m = unsafe { &*this_m() };
-    let g = m.curg.get();
+    wire_to_thread(m, m.curg.get());
+}
+
+/// `g`, running on `m`, runs only on `m` from now on, and `m` only `g`.
+fn wire_to_thread(m: &M, g: *mut G) {
     m.lockedg.set(g);
     // SAFETY: the running goroutine owns its record.
     unsafe { (*g).lockedm.store(m as *const M as *mut M, Relaxed) };
+}
+
+/// Undoes `wire_to_thread` for `m`'s running goroutine.
+fn unwire_from_thread(m: &M) {
+    let g = m.curg.get();
+    m.lockedg.set(ptr::null_mut());
+    // SAFETY: the running goroutine owns its record.
+    unsafe { (*g).lockedm.store(ptr::null_mut(), Relaxed) };
 }
 
 /// Undoes `lock_os_thread`: the goroutine may migrate again.
@@ -447,11 +477,7 @@ pub fn unlock_os_thread() {
         return;
     }
     // SAFETY: as in lock_os_thread.
-    let m = unsafe { &*this_m() };
-    let g = m.curg.get();
-    m.lockedg.set(ptr::null_mut());
-    // SAFETY: as above.
-    unsafe { (*g).lockedm.store(ptr::null_mut(), Relaxed) };
+    unwire_from_thread(unsafe { &*this_m() });
 }
 
 fn gettid() -> u32 {

@@ -1,0 +1,296 @@
+//! Goroutines on the managed heap (issue 12): the rule of `sched/mod.rs`
+//! ("GC scopes on goroutines") under attack. Thousands of goroutines mutate
+//! one GC'd graph while collections run, the graph checked after each; a
+//! scope that switches out stays on its thread; goroutines parked outside a
+//! scope never delay a cycle, and one parked inside delays it only until
+//! it closes the scope.
+
+mod common;
+
+use goheap::gc::{mutate, raw, Gc, GcCell, Mutation, Root};
+use goheap::sched::{Mutex, WaitGroup};
+use goheap::{Rootable, Trace};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Trace)]
+struct Node<'gc> {
+    id: u64,
+    words: [u64; 4],
+    next: Option<Gc<'gc, Node<'gc>>>,
+}
+
+fn words_of(id: u64) -> [u64; 4] {
+    [id, !id, id.rotate_left(17), id ^ 0x5555_5555_5555_5555]
+}
+
+/// One list head per bucket; bucket `b` is changed only under `locks[b]`,
+/// which also holds the ids the list must have, head first.
+#[derive(Trace)]
+struct Graph<'gc> {
+    heads: Vec<GcCell<Option<Gc<'gc, Node<'gc>>>>>,
+}
+
+type GraphRoot = Root<Rootable!['gc => Graph<'gc>]>;
+
+const BUCKETS: usize = 64;
+const MAX_LEN: usize = 48;
+
+fn new_graph() -> GraphRoot {
+    mutate(|mu| {
+        let heads = (0..BUCKETS).map(|_| GcCell::new(None)).collect();
+        Root::new(mu, Gc::new(mu, Graph { heads }))
+    })
+}
+
+/// The ids on bucket `b`'s list, head first, each node's words checked.
+fn list_ids(mu: &Mutation<'_>, graph: &GraphRoot, b: usize) -> Vec<u64> {
+    let g = graph.get(mu);
+    let mut ids = Vec::new();
+    let mut cur = *g.heads[b].borrow();
+    while let Some(n) = cur {
+        assert_eq!(n.words, words_of(n.id), "node {} corrupted", n.id);
+        ids.push(n.id);
+        cur = n.next;
+    }
+    ids
+}
+
+/// Pushes a new node on bucket `b` (or pops the head of a long list).
+fn change_bucket(mu: &Mutation<'_>, graph: &GraphRoot, b: usize, id: u64, expect: &mut Vec<u64>) {
+    let g = graph.get(mu);
+    let mut head = g.heads[b].borrow_mut(mu);
+    if expect.len() >= MAX_LEN {
+        *head = head.expect("a long list has a head").next;
+        expect.remove(0);
+    } else {
+        *head = Some(Gc::new(
+            mu,
+            Node {
+                id,
+                words: words_of(id),
+                next: *head,
+            },
+        ));
+        expect.insert(0, id);
+    }
+}
+
+fn check_graph(graph: &GraphRoot, locks: &[Mutex<Vec<u64>>]) {
+    for (b, lock) in locks.iter().enumerate() {
+        let expect = lock.lock();
+        let ids = mutate(|mu| list_ids(mu, graph, b));
+        assert_eq!(ids, *expect, "bucket {b} lost or gained nodes");
+    }
+}
+
+#[test]
+fn thousands_of_goroutines_mutate_a_graph_while_cycles_run() {
+    const GOROUTINES: usize = 2_000;
+    const OPS: usize = 100;
+    let graph = new_graph();
+    let locks: Arc<Vec<Mutex<Vec<u64>>>> =
+        Arc::new((0..BUCKETS).map(|_| Mutex::new(Vec::new())).collect());
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(GOROUTINES as i64);
+    let done = Arc::new(AtomicUsize::new(0));
+    for t in 0..GOROUTINES {
+        let (graph, locks, wg, done) = (graph.clone(), locks.clone(), wg.clone(), done.clone());
+        common::go(move || {
+            let mut rng = common::Rng::new(t as u64);
+            for op in 0..OPS {
+                let b = rng.below(BUCKETS as u64) as usize;
+                let switch_inside = rng.chance(1, 8);
+                // The lock may park: outside any scope.
+                let mut expect = locks[b].lock();
+                mutate(|mu| {
+                    let before = list_ids(mu, &graph, b);
+                    assert_eq!(before, *expect, "bucket {b} changed under its lock");
+                    if switch_inside {
+                        goheap::yield_now();
+                    }
+                    change_bucket(mu, &graph, b, (t * OPS + op) as u64, &mut expect);
+                });
+                drop(expect);
+                if op % 4 == 0 {
+                    goheap::yield_now();
+                }
+            }
+            done.fetch_add(1, Ordering::Relaxed);
+            wg.done();
+        });
+    }
+    let mut checks = 0;
+    let first_cycle = raw::gc_no();
+    while done.load(Ordering::Relaxed) < GOROUTINES {
+        raw::collect();
+        check_graph(&graph, &locks);
+        checks += 1;
+    }
+    wg.wait();
+    raw::collect();
+    check_graph(&graph, &locks);
+    eprintln!(
+        "{checks} checks, {} cycles during the run",
+        raw::gc_no() - first_cycle
+    );
+    assert!(
+        raw::gc_no() > first_cycle + 1,
+        "collections did not run while goroutines mutated the graph"
+    );
+}
+
+/// The OS thread we run on, from the kernel.
+fn this_thread() -> usize {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as usize }
+}
+
+#[test]
+fn a_scope_that_switches_out_resumes_on_its_own_thread() {
+    const GOROUTINES: usize = 64;
+    let moved = Arc::new(AtomicUsize::new(0));
+    let busy_ran = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    for _ in 0..4 {
+        let (busy_ran, stop) = (busy_ran.clone(), stop.clone());
+        common::go(move || {
+            while !stop.load(Ordering::Relaxed) {
+                busy_ran.fetch_add(1, Ordering::Relaxed);
+                goheap::yield_now();
+            }
+        });
+    }
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(GOROUTINES as i64);
+    for i in 0..GOROUTINES {
+        let (moved, wg) = (moved.clone(), wg.clone());
+        common::go(move || {
+            mutate(|mu| {
+                let g = Gc::new(mu, [i as u64; 8]);
+                let home = this_thread();
+                for _ in 0..10 {
+                    goheap::sleep(Duration::from_micros(200));
+                    goheap::yield_now();
+                    goheap::blocking(|| std::thread::sleep(Duration::from_micros(100)));
+                    if this_thread() != home {
+                        moved.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                assert_eq!(*g, [i as u64; 8]);
+            });
+            wg.done();
+        });
+    }
+    wg.wait();
+    stop.store(true, Ordering::Relaxed);
+    assert_eq!(
+        moved.load(Ordering::Relaxed),
+        0,
+        "a goroutine inside a mutate scope resumed on another thread"
+    );
+    assert!(
+        busy_ran.load(Ordering::Relaxed) > 0,
+        "other goroutines never ran while scopes were parked"
+    );
+}
+
+#[derive(Trace)]
+struct Cargo {
+    serial: u64,
+    words: Vec<u64>,
+}
+
+type CargoRoot = Root<Rootable!['gc => Cargo]>;
+
+fn cargo(serial: u64) -> CargoRoot {
+    mutate(|mu| {
+        let words = (0..16).map(|i| serial * 31 + i).collect();
+        Root::new(mu, Gc::new(mu, Cargo { serial, words }))
+    })
+}
+
+fn check_cargo(root: &CargoRoot) {
+    mutate(|mu| {
+        let c = root.get(mu);
+        let want: Vec<u64> = (0..16).map(|i| c.serial * 31 + i).collect();
+        assert_eq!(c.words, want, "rooted object {} corrupted", c.serial);
+    });
+}
+
+#[test]
+fn goroutines_parked_outside_scopes_never_delay_a_cycle() {
+    const PARKED: usize = 1_000;
+    const CYCLES: usize = 20;
+    let (release_tx, release_rx) = goheap::chan::<()>(0);
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(PARKED as i64);
+    for i in 0..PARKED {
+        let (rx, wg) = (release_rx.clone(), wg.clone());
+        common::go(move || {
+            let mine = cargo(i as u64);
+            // Parked for the whole run, holding only a Root.
+            rx.recv().expect("released");
+            check_cargo(&mine);
+            wg.done();
+        });
+    }
+    let t = Instant::now();
+    for c in 0..CYCLES {
+        let before = raw::gc_no();
+        // Garbage between cycles, made by this (plain) thread.
+        mutate(|mu| {
+            for j in 0..1_000u64 {
+                Gc::new(mu, [c as u64, j]);
+            }
+        });
+        raw::collect();
+        assert!(
+            raw::gc_no() > before,
+            "cycle {c} did not run within collect's patience: a parked goroutine held it up"
+        );
+    }
+    eprintln!(
+        "{CYCLES} cycles beside {PARKED} parked goroutines in {:?}",
+        t.elapsed()
+    );
+    for _ in 0..PARKED {
+        release_tx.send(()).unwrap();
+    }
+    wg.wait();
+}
+
+#[test]
+fn a_goroutine_parked_inside_a_scope_delays_the_cycle_until_it_closes_it() {
+    let (wake_tx, wake_rx) = goheap::chan::<()>(0);
+    let (inside_tx, inside_rx) = goheap::chan::<()>(0);
+    let (done_tx, done_rx) = goheap::chan::<[u64; 4]>(1);
+    common::go(move || {
+        let seen = mutate(|mu| {
+            let g = Gc::new(mu, [7u64; 4]);
+            inside_tx.send(()).unwrap();
+            wake_rx.recv().unwrap();
+            *g
+        });
+        done_tx.send(seen).unwrap();
+    });
+    inside_rx.recv().unwrap();
+    let before = raw::gc_no();
+    // Waits out collect's patience: the scope is open, its handle unseen.
+    raw::collect();
+    assert_eq!(
+        raw::gc_no(),
+        before,
+        "a cycle ran while a goroutine's scope was open"
+    );
+    wake_tx.send(()).unwrap();
+    assert_eq!(
+        done_rx.recv_timeout(Duration::from_secs(10)),
+        Ok([7; 4]),
+        "the object made in the parked scope changed"
+    );
+    // The pending request runs when the scope closes, or on the next call.
+    raw::collect();
+    assert!(raw::gc_no() > before, "no cycle after the scope closed");
+}
