@@ -12,6 +12,7 @@
 //! | `sched` | goroutines: G-M-P scheduler, stacks, sysmon, timers, netpoller |
 //! | `gc` | the managed heap: Go's collector, the Rust `Gc` API, libgc's raw interface |
 //! | `profile` | sampled heap profiles in pprof's format (`GOHEAP_PROFILE`) |
+//! | `sync` | Go's sync package: `Pool` (emptied by the collector), `Mutex`, `WaitGroup`, `Once` |
 //! | `chan` | channels and `select!` (Go's chan.go, select.go), for goroutines, threads and C |
 //!
 //! Use it as Rust's allocator:
@@ -37,6 +38,7 @@ mod options;
 mod os;
 pub mod profile;
 pub mod sched;
+pub mod sync;
 
 pub use alloc::global::GoHeap;
 pub use alloc::malloc;

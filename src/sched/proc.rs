@@ -347,6 +347,41 @@ pub fn yield_now() {
     }
 }
 
+/// The running goroutine's P, held in runtime mode (Go's procPin): sysmon
+/// cannot retake it and no other goroutine runs on it until the pin drops,
+/// so per-P data indexed by `id` is the holder's alone. The holder must not
+/// switch, park or run user code meanwhile.
+pub(crate) struct ProcPin {
+    m: &'static M,
+    p: &'static P,
+    pub(crate) id: usize,
+}
+
+/// Pins the running goroutine's P; `None` on a plain thread, on g0, or for
+/// a goroutine that lost its P.
+pub(crate) fn procpin() -> Option<ProcPin> {
+    let m = this_m();
+    if m.is_null() {
+        return None;
+    }
+    // SAFETY: Ms live forever; this thread is this M.
+    let m = unsafe { &*m };
+    if m.curg.get().is_null() {
+        return None;
+    }
+    let p = enter(m)?;
+    let s = sched();
+    // SAFETY: p is one of s.allp (Ps live as long as the scheduler).
+    let id = unsafe { (p as *const P).offset_from(s.allp.as_ptr()) } as usize;
+    Some(ProcPin { m, p, id })
+}
+
+impl Drop for ProcPin {
+    fn drop(&mut self) {
+        leave(self.m, self.p);
+    }
+}
+
 /// The running goroutine, `None` on a plain thread (or on g0).
 pub(crate) fn current_g() -> Option<GRef> {
     let m = this_m();
