@@ -10,6 +10,8 @@
 //!
 //! - `GOHEAP_DEBUG=gctrace=1`: the collector prints one line per cycle to
 //!   stderr, in the format of Go's `GODEBUG=gctrace=1`.
+//! - `GOHEAP_DEBUG=schedtrace=X`: sysmon prints Go's `SCHED` line (the
+//!   scheduler's Ps, Ms and run queues) to stderr every X milliseconds.
 //! - `GOHEAP_GOGC=N` (default 100) or `off`: the managed heap's growth
 //!   between collections, as Go's `GOGC`.
 //!
@@ -68,6 +70,14 @@ pub fn stats_at_exit() -> bool {
 /// `GOHEAP_DEBUG=gctrace=1`.
 pub fn gctrace() -> bool {
     flags() & GCTRACE != 0
+}
+
+/// `GOHEAP_DEBUG=schedtrace=X`: the period in milliseconds (0: off).
+pub fn schedtrace_ms() -> u64 {
+    debug_value(b"schedtrace")
+        .and_then(|v| core::str::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// `GOHEAP_GOGC`: `Some(percent)` (default 100), `None` for `off`.

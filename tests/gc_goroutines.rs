@@ -294,3 +294,90 @@ fn a_goroutine_parked_inside_a_scope_delays_the_cycle_until_it_closes_it() {
     raw::collect();
     assert!(raw::gc_no() > before, "no cycle after the scope closed");
 }
+
+const SCHEDTRACE_CASE: &str = "GOHEAP_TEST_SCHEDTRACE";
+
+/// Run by `schedtrace_prints_go_s_sched_line` in a child process (with
+/// `GOHEAP_DEBUG=schedtrace=100`): goroutines that keep the Ps busy for
+/// about 350 ms.
+#[test]
+#[ignore = "child process of schedtrace_prints_go_s_sched_line"]
+fn child_helper() {
+    if std::env::var(SCHEDTRACE_CASE).is_err() {
+        return;
+    }
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(8);
+    for _ in 0..8 {
+        let wg = wg.clone();
+        common::go(move || {
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_millis(350) {
+                goheap::yield_now();
+            }
+            wg.done();
+        });
+    }
+    wg.wait();
+}
+
+/// The fields of one `SCHED` line, checked against Go's layout.
+fn parse_sched_line(line: &str) -> Option<Vec<(String, u64)>> {
+    let rest = line.strip_prefix("SCHED ")?;
+    let (ms, rest) = rest.split_once("ms: ")?;
+    let mut fields = vec![("ms".to_string(), ms.parse().ok()?)];
+    let (named, local) = rest.split_once(" [")?;
+    for kv in named.split(' ') {
+        let (k, v) = kv.split_once('=')?;
+        fields.push((k.to_string(), v.parse().ok()?));
+    }
+    let local = local.strip_suffix(']')?;
+    let queues: Vec<u64> = local
+        .split(' ')
+        .map(|q| q.parse().ok())
+        .collect::<Option<_>>()?;
+    fields.push(("local_queues".to_string(), queues.len() as u64));
+    Some(fields)
+}
+
+#[test]
+fn schedtrace_prints_go_s_sched_line() {
+    let out = common::child_helper_command(&[
+        (SCHEDTRACE_CASE, "1"),
+        ("GOHEAP_DEBUG", "schedtrace=100"),
+        ("GOHEAP_MAXPROCS", "2"),
+    ])
+    .output()
+    .expect("run the child");
+    assert!(out.status.success(), "child failed: {out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<_> = stderr.lines().filter(|l| l.starts_with("SCHED ")).collect();
+    assert!(lines.len() >= 2, "too few SCHED lines in:\n{stderr}");
+    let names = [
+        "ms",
+        "gomaxprocs",
+        "idleprocs",
+        "threads",
+        "spinningthreads",
+        "needspinning",
+        "idlethreads",
+        "runqueue",
+        "local_queues",
+    ];
+    let mut last_ms = 0;
+    for line in lines {
+        let fields = parse_sched_line(line).unwrap_or_else(|| panic!("bad SCHED line {line:?}"));
+        let got: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(got, names, "fields of {line:?}");
+        let value = |name: &str| fields.iter().find(|(k, _)| k == name).unwrap().1;
+        assert_eq!(value("gomaxprocs"), 2, "{line}");
+        assert_eq!(value("local_queues"), 2, "{line}");
+        assert!(value("idleprocs") <= 2, "{line}");
+        assert!(value("threads") >= 2, "{line}");
+        assert!(
+            value("ms") >= last_ms + 90,
+            "lines closer than the period: {line}"
+        );
+        last_ms = value("ms");
+    }
+}

@@ -1238,7 +1238,7 @@ fn runqget(p: &P) -> Option<*mut G> {
 }
 
 /// Entries in p's ring (a hint when read by others).
-fn runq_len(p: &P) -> u32 {
+pub(crate) fn runq_len(p: &P) -> u32 {
     p.runq_tail
         .load(Relaxed)
         .wrapping_sub(p.runq_head.load(Relaxed))

@@ -15,7 +15,14 @@
 //! - once a second, releases the pages of stacks in the global free list
 //!   that sat there unused the whole second;
 //! - when every P has been idle for two of those seconds, sleeps on a futex
-//!   until a P is taken again (an idle process does not wake up for it).
+//!   until a P is taken again (an idle process does not wake up for it),
+//!   unless it traces;
+//! - with `GOHEAP_DEBUG=schedtrace=X`, prints Go's schedtrace line every X
+//!   ms: time since the scheduler started, `gomaxprocs`, `idleprocs`,
+//!   `threads` (the Ms and sysmon; Go also counts its main thread, which is
+//!   not an M here), `spinningthreads`, `needspinning` (always 0: no such
+//!   state here), `idlethreads`, the global `runqueue` and each P's local
+//!   run queue length in brackets.
 
 use super::proc;
 use super::runtime2::{Sched, P_USER};
@@ -41,14 +48,21 @@ fn run(s: &'static Sched) {
     let mut idle = 0u32;
     let mut last_scavenge = nanotime();
     let mut idle_scavenges = 0;
+    let start = nanotime();
+    let trace_ns = crate::options::schedtrace_ms().saturating_mul(1_000_000);
+    let mut last_trace = start;
     // The child of a fork has a new scheduler, and no sysmon thread for the
     // old one, so this loop runs for the life of its scheduler.
     loop {
-        if idle_scavenges >= 2 && sleep_while_all_idle(s) {
+        if trace_ns == 0 && idle_scavenges >= 2 && sleep_while_all_idle(s) {
             (delay_us, idle, idle_scavenges) = (20, 0, 0);
         }
         std::thread::sleep(Duration::from_micros(delay_us));
         let now = nanotime();
+        if trace_ns != 0 && now - last_trace >= trace_ns {
+            last_trace = now;
+            crate::os::write_stderr(&[schedtrace(s, now - start).as_bytes()]);
+        }
         proc::sysmon_netpoll(s);
         let overdue = s
             .allp
@@ -73,6 +87,31 @@ fn run(s: &'static Sched) {
             idle_scavenges = if all_idle(s) { idle_scavenges + 1 } else { 0 };
         }
     }
+}
+
+/// Go's schedtrace line (without scheddetail).
+fn schedtrace(s: &Sched, since_start_ns: u64) -> String {
+    let (threads, idlethreads) = {
+        let l = s.lock.lock();
+        (l.mcount + 1, l.nmidle)
+    };
+    let local: Vec<String> = s
+        .allp
+        .iter()
+        .map(|p| proc::runq_len(p).to_string())
+        .collect();
+    format!(
+        "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} \
+         needspinning=0 idlethreads={} runqueue={} [{}]\n",
+        since_start_ns / 1_000_000,
+        s.allp.len(),
+        s.npidle.load(SeqCst),
+        threads,
+        s.nmspinning.load(SeqCst),
+        idlethreads,
+        s.runqsize.load(SeqCst),
+        local.join(" ")
+    )
 }
 
 fn all_idle(s: &Sched) -> bool {
