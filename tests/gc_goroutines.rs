@@ -295,17 +295,92 @@ fn a_goroutine_parked_inside_a_scope_delays_the_cycle_until_it_closes_it() {
     assert!(raw::gc_no() > before, "no cycle after the scope closed");
 }
 
-const SCHEDTRACE_CASE: &str = "GOHEAP_TEST_SCHEDTRACE";
+const CASE: &str = "GOHEAP_TEST_GC_GOROUTINES_CASE";
 
-/// Run by `schedtrace_prints_go_s_sched_line` in a child process (with
-/// `GOHEAP_DEBUG=schedtrace=100`): goroutines that keep the Ps busy for
-/// about 350 ms.
+/// The tests that need a fresh process run this test binary again for
+/// `child_helper` alone, naming their case in `CASE`.
 #[test]
-#[ignore = "child process of schedtrace_prints_go_s_sched_line"]
+#[ignore = "the child process of the tests that need a fresh process"]
 fn child_helper() {
-    if std::env::var(SCHEDTRACE_CASE).is_err() {
-        return;
+    match std::env::var(CASE).as_deref() {
+        Ok("schedtrace") => keep_the_ps_busy(),
+        Ok("finalizer") => report_where_cleanups_run(),
+        _ => {}
     }
+}
+
+/// Cleans up one object with a cleanup that reports the name of its thread.
+fn name_of_the_cleanup_thread() -> String {
+    let (tx, rx) = goheap::chan::<String>(1);
+    mutate(|mu| {
+        let g = Gc::new(mu, [1u64; 4]);
+        g.add_cleanup(mu, tx, |tx: goheap::chan::Sender<String>| {
+            let name = std::thread::current().name().unwrap_or("").to_string();
+            tx.send(name).unwrap();
+        });
+    });
+    raw::collect();
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the cleanup ran")
+}
+
+/// Without the scheduler, cleanups run on the finalizer thread; once it
+/// runs, on a goroutine (its thread is an M).
+fn report_where_cleanups_run() {
+    println!("before {}", name_of_the_cleanup_thread());
+    let (tx, rx) = goheap::chan::<()>(0);
+    common::go(move || tx.send(()).unwrap());
+    rx.recv().unwrap();
+    println!("after {}", name_of_the_cleanup_thread());
+}
+
+#[test]
+fn finalizers_run_on_a_thread_until_the_scheduler_starts_then_on_a_goroutine() {
+    let out = common::child_helper_command(&[(CASE, "finalizer")])
+        .output()
+        .expect("run the child");
+    assert!(out.status.success(), "child failed: {out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("before goheap-finalizer\n"),
+        "cleanup before the scheduler started not on the finalizer thread:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("after goheap-m"),
+        "cleanup after the scheduler started not on a goroutine's M:\n{stdout}"
+    );
+}
+
+#[test]
+fn a_cleanup_on_the_finalizer_goroutine_may_park() {
+    let (started_tx, started_rx) = goheap::chan::<()>(0);
+    common::go(move || started_tx.send(()).unwrap());
+    started_rx.recv().unwrap();
+    let (tx, rx) = goheap::chan::<u64>(0);
+    mutate(|mu| {
+        for i in 0..8u64 {
+            let g = Gc::new(mu, [i; 2]);
+            let tx = tx.clone();
+            g.add_cleanup(mu, i, move |i| {
+                goheap::sleep(Duration::from_millis(1));
+                tx.send(i).unwrap();
+            });
+        }
+    });
+    drop(tx);
+    raw::collect();
+    let mut got: Vec<u64> = (0..8)
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("cleanup ran")
+        })
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, (0..8).collect::<Vec<_>>());
+}
+
+/// Goroutines that keep the Ps busy for about 350 ms.
+fn keep_the_ps_busy() {
     let wg = Arc::new(WaitGroup::new());
     wg.add(8);
     for _ in 0..8 {
@@ -343,7 +418,7 @@ fn parse_sched_line(line: &str) -> Option<Vec<(String, u64)>> {
 #[test]
 fn schedtrace_prints_go_s_sched_line() {
     let out = common::child_helper_command(&[
-        (SCHEDTRACE_CASE, "1"),
+        (CASE, "schedtrace"),
         ("GOHEAP_DEBUG", "schedtrace=100"),
         ("GOHEAP_MAXPROCS", "2"),
     ])

@@ -250,7 +250,7 @@ impl<'gc, T: 'gc> Gc<'gc, T> {
         self.ptr.as_ptr()
     }
 
-    /// Runs `cleanup(arg)` on the finalizer thread once the object has been
+    /// Runs `cleanup(arg)` on the finalizer (`gc::mfinal`) once the object has been
     /// collected (Go's `runtime.AddCleanup`). The cleanup never sees the
     /// object; if `arg` keeps it reachable (a `Root`), it never runs.
     pub fn add_cleanup<A: Send + 'static>(

@@ -134,7 +134,7 @@
 //! | `mgcsweep` | mgcsweep.go | sweeping |
 //! | `mgcpacer` | mgcpacer.go, mstats.go | heap goal, GOGC, gctrace, GC stats |
 //! | `mbarrier` | mbarrier.go | write-barrier entry points |
-//! | `mfinal` | mfinal.go, mcleanup.go | the finalizer thread: Drop, cleanups |
+//! | `mfinal` | mfinal.go, mcleanup.go | the finalizer: a goroutine wired to its thread (a plain thread without the scheduler) running Drop and cleanups |
 //! | `trace` | — | `Trace` and its impls for std types |
 //! | `api` | — | `mutate`, `Mutation`, `Gc`, `Root`, `GcCell`, `GcAtomic` |
 //! | `raw` | — | the unsafe interface of libgc's C API |

@@ -32,6 +32,8 @@ const GLOBAL_QUEUE_TICK: u32 = 61;
 static SCHED: AtomicPtr<Sched> = AtomicPtr::new(ptr::null_mut());
 static POLLER: AtomicPtr<Epoll> = AtomicPtr::new(ptr::null_mut());
 static START: Mutex<()> = Mutex::new(());
+/// Where the finalizer goroutine (`gc::mfinal`) parks while it has no work.
+static FINALIZER_SEMA: super::sema::Sema = super::sema::Sema::new();
 
 thread_local! {
     /// The M of this thread (null on plain threads). Read only through
@@ -109,6 +111,17 @@ fn start() -> &'static Sched {
     register_fork_handler();
     SCHED.store(s as *const Sched as *mut Sched, Release);
     crate::gc::mgc::set_waiter(|wait| blocking(wait));
+    crate::gc::mfinal::set_host(crate::gc::mfinal::Host {
+        spawn: |f| {
+            newproc(Box::new(move || {
+                lock_os_thread();
+                f()
+            }))
+        },
+        park: || FINALIZER_SEMA.acquire(),
+        unpark: || FINALIZER_SEMA.release(),
+        blocking: |wait| blocking(wait),
+    });
     super::sysmon::start(s);
     s
 }
