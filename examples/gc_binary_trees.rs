@@ -9,59 +9,21 @@
 //! Each tree is built and checked inside one `mutate` scope; the long-lived
 //! tree is a `Root`. Collections run between scopes.
 
-use goheap::gc::{mutate, Gc, Mutation, Root};
-use goheap::{Rootable, Trace};
+mod gc_common;
+
+use gc_common::{bottom_up, check, depth_arg, print_gc_metrics, MIN_DEPTH};
+use goheap::gc::{mutate, Root};
+use goheap::Rootable;
 
 #[global_allocator]
 static GLOBAL: goheap::GoHeap = goheap::GoHeap;
 
-const MIN_DEPTH: u32 = 4;
-
-#[derive(Trace)]
-struct Tree<'gc> {
-    left: Option<Gc<'gc, Tree<'gc>>>,
-    right: Option<Gc<'gc, Tree<'gc>>>,
-}
-
-fn bottom_up<'gc>(mu: &Mutation<'gc>, depth: u32) -> Gc<'gc, Tree<'gc>> {
-    let tree = if depth == 0 {
-        Tree {
-            left: None,
-            right: None,
-        }
-    } else {
-        Tree {
-            left: Some(bottom_up(mu, depth - 1)),
-            right: Some(bottom_up(mu, depth - 1)),
-        }
-    };
-    Gc::new(mu, tree)
-}
-
-fn check(t: &Tree<'_>) -> u32 {
-    match (t.left, t.right) {
-        (Some(l), Some(r)) => 1 + check(&l) + check(&r),
-        _ => 1,
-    }
-}
-
-fn depth_arg() -> u32 {
-    let depth = match std::env::args().nth(1) {
-        Some(a) => a.parse().unwrap_or_else(|_| {
-            eprintln!("gc_binary_trees: bad depth {a:?}");
-            std::process::exit(2)
-        }),
-        None => 21,
-    };
-    depth.max(MIN_DEPTH + 2)
-}
-
 fn main() {
-    let max_depth = depth_arg();
+    let max_depth = depth_arg("gc_binary_trees");
     let stretch = max_depth + 1;
     let c = mutate(|mu| check(&bottom_up(mu, stretch)));
     println!("stretch tree of depth {stretch}\t check: {c}");
-    let long_lived: Root<Rootable!['gc => Tree<'gc>]> =
+    let long_lived: Root<Rootable!['gc => gc_common::Tree<'gc>]> =
         mutate(|mu| Root::new(mu, bottom_up(mu, max_depth)));
     for depth in (MIN_DEPTH..=max_depth).step_by(2) {
         let iterations = 1u32 << (max_depth - depth + MIN_DEPTH);
@@ -74,14 +36,4 @@ fn main() {
     let c = mutate(|mu| check(&long_lived.get(mu)));
     println!("long lived tree of depth {max_depth}\t check: {c}");
     print_gc_metrics();
-}
-
-/// The collector's figures, as the Go peer prints them (`pause_ns` keeps
-/// the last 256 pauses, the longest of which is `max_pause_ms`).
-fn print_gc_metrics() {
-    let s = goheap::stats();
-    let longest = s.pause_ns.iter().max().copied().unwrap_or(0);
-    eprintln!("metric gc_count {}", s.num_gc);
-    eprintln!("metric max_pause_ms {:.3}", longest as f64 / 1e6);
-    eprintln!("metric total_pause_ms {:.3}", s.pause_total_ns as f64 / 1e6);
 }

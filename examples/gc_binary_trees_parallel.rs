@@ -11,54 +11,16 @@
 //! parks, so each stays on its goroutine's thread); the long-lived tree is
 //! a `Root`. Collections run whenever no goroutine is inside a scope.
 
-use goheap::gc::{mutate, Gc, Mutation, Root};
+mod gc_common;
+
+use gc_common::{bottom_up, check, depth_arg, print_gc_metrics, Tree, MIN_DEPTH};
+use goheap::gc::{mutate, Root};
 use goheap::sched::WaitGroup;
-use goheap::{Rootable, Trace};
+use goheap::Rootable;
 use std::sync::{Arc, Mutex};
 
 #[global_allocator]
 static GLOBAL: goheap::GoHeap = goheap::GoHeap;
-
-const MIN_DEPTH: u32 = 4;
-
-#[derive(Trace)]
-struct Tree<'gc> {
-    left: Option<Gc<'gc, Tree<'gc>>>,
-    right: Option<Gc<'gc, Tree<'gc>>>,
-}
-
-fn bottom_up<'gc>(mu: &Mutation<'gc>, depth: u32) -> Gc<'gc, Tree<'gc>> {
-    let tree = if depth == 0 {
-        Tree {
-            left: None,
-            right: None,
-        }
-    } else {
-        Tree {
-            left: Some(bottom_up(mu, depth - 1)),
-            right: Some(bottom_up(mu, depth - 1)),
-        }
-    };
-    Gc::new(mu, tree)
-}
-
-fn check(t: &Tree<'_>) -> u32 {
-    match (t.left, t.right) {
-        (Some(l), Some(r)) => 1 + check(&l) + check(&r),
-        _ => 1,
-    }
-}
-
-fn depth_arg() -> u32 {
-    let depth = match std::env::args().nth(1) {
-        Some(a) => a.parse().unwrap_or_else(|_| {
-            eprintln!("gc_binary_trees_parallel: bad depth {a:?}");
-            std::process::exit(2)
-        }),
-        None => 21,
-    };
-    depth.max(MIN_DEPTH + 2)
-}
 
 /// The line of one depth: its trees built and checked one scope each.
 fn trees_of_depth(max_depth: u32, depth: u32) -> String {
@@ -71,7 +33,7 @@ fn trees_of_depth(max_depth: u32, depth: u32) -> String {
 }
 
 fn main() {
-    let max_depth = depth_arg();
+    let max_depth = depth_arg("gc_binary_trees_parallel");
     let stretch = max_depth + 1;
     let c = mutate(|mu| check(&bottom_up(mu, stretch)));
     println!("stretch tree of depth {stretch}\t check: {c}");
@@ -101,13 +63,4 @@ fn main() {
     let c = mutate(|mu| check(&long_lived.get(mu)));
     println!("long lived tree of depth {max_depth}\t check: {c}");
     print_gc_metrics();
-}
-
-/// The collector's figures, as the Go peer prints them.
-fn print_gc_metrics() {
-    let s = goheap::stats();
-    let longest = s.pause_ns.iter().max().copied().unwrap_or(0);
-    eprintln!("metric gc_count {}", s.num_gc);
-    eprintln!("metric max_pause_ms {:.3}", longest as f64 / 1e6);
-    eprintln!("metric total_pause_ms {:.3}", s.pause_total_ns as f64 / 1e6);
 }
