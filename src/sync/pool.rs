@@ -237,29 +237,28 @@ impl<T: Send + 'static> Pool<T> {
         }
     }
 
-    /// The slow path of `get`: the shared lists, own slot first.
+    /// The slow path of `get`: the shared lists, own slot first. What aged
+    /// out of a list is dropped after its lock is released.
     fn get_shared(&self, home: usize, now: u32) -> Option<T> {
         let locals = &self.inner.locals;
         let order = || (0..locals.len()).map(|i| (home + i) % locals.len());
-        let mut gone = Vec::new();
-        let mut found = None;
         for (k, i) in order().enumerate() {
-            let mut sh = locals[i].shared.lock();
-            gone.push(sh.age(now));
-            found = if k == 0 {
-                sh.primary.pop_back()
-            } else {
-                sh.primary.pop_front()
+            let (found, gone) = {
+                let mut sh = locals[i].shared.lock();
+                let gone = sh.age(now);
+                let found = if k == 0 {
+                    sh.primary.pop_back()
+                } else {
+                    sh.primary.pop_front()
+                };
+                (found, gone)
             };
+            drop(gone);
             if found.is_some() {
-                break;
+                return found;
             }
         }
-        if found.is_none() {
-            found = order().find_map(|i| locals[i].shared.lock().victim.pop_back());
-        }
-        drop(gone);
-        found
+        order().find_map(|i| locals[i].shared.lock().victim.pop_back())
     }
 }
 
