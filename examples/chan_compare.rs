@@ -17,8 +17,10 @@
 //! own 2-worker runtime (it has no unbuffered or MPMC channel, so its
 //! ping-pong uses capacity 1 and it has no MPMC rows).
 
-#[allow(dead_code)] // only the sieve and `on_goroutine` of the shared helpers
+#[allow(dead_code)] // `on_goroutine` of the shared helpers, not `arg`
 mod chan_common;
+#[path = "chan_common/sieve.rs"]
+mod sieve;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -490,7 +492,7 @@ fn with_go<'a>(
 
 /// Go's prime sieve for the first `n` primes on goheap's goroutines, in ms.
 fn sieve_ms(n: u64) -> f64 {
-    let ((_, sum), ns) = chan_common::on_goroutine(move || chan_common::sieve(n));
+    let ((_, sum), ns) = chan_common::on_goroutine(move || sieve::sieve(n));
     assert!(sum > 0);
     ns / 1e6
 }

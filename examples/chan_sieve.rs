@@ -7,10 +7,12 @@
 //! stdout: `N primes, the last P, sum S`. stderr: `metric ms ...`.
 
 mod chan_common;
+#[path = "chan_common/sieve.rs"]
+mod sieve;
 
 fn main() {
     let n = chan_common::arg(1, Some(5000));
-    let ((last, sum), ns) = chan_common::on_goroutine(move || chan_common::sieve(n));
+    let ((last, sum), ns) = chan_common::on_goroutine(move || sieve::sieve(n));
     println!("{n} primes, the last {last}, sum {sum}");
     eprintln!("metric ms {:.1}", ns / 1e6);
 }

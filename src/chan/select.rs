@@ -2,11 +2,13 @@
 //!
 //! `selectgo` runs Go's passes over the cases, with a lock-free first look:
 //! 0. Poll the cases in a random order (`pollorder`, a Fisher–Yates shuffle
-//!    from a per-thread xorshift generator), without taking every lock: a
+//!    a per-thread xorshift generator), without taking every lock: a
 //!    buffered case tries its lock-free ring operation; an unbuffered case
 //!    whose channel shows a parked peer (or is closed) locks that channel
 //!    alone and tries there. The first case that completes wins. The random
-//!    order makes the choice among ready cases uniform, Go's fairness.
+//!    order makes the choice among ready cases uniform, Go's fairness; it
+//!    is drawn lazily (one Fisher–Yates step per case tried), so a select
+//!    whose first case is ready pays for one random number.
 //! 1. Otherwise lock every channel involved, in address order (a channel
 //!    named by several cases is locked once). Any two selects lock their
 //!    common channels in the same order, so they cannot deadlock each
@@ -85,17 +87,22 @@ pub(crate) fn select<'c, const N: usize>(cases: &[SelCase<'c>], block: Block) ->
     assert!(cases.len() <= N && N <= u16::MAX as usize);
     let n = cases.len();
     let mut pollorder = [0u16; N];
+    for (i, p) in pollorder[..n].iter_mut().enumerate() {
+        *p = i as u16;
+    }
     let mut lockorder = [0u16; N];
-    sort_by_channel(cases, &mut lockorder[..n]);
-    let all_buffered = cases.iter().all(|case| case.c.is_buffered());
+    let mut sorted = false;
     loop {
-        shuffle(&mut pollorder[..n]);
-        let pollorder = &pollorder[..n];
-        if let Some(done) = poll_unlocked(cases, pollorder) {
+        if let Some(done) = poll_unlocked(cases, &mut pollorder[..n]) {
             return done;
         }
-        if matches!(block, Block::No) && all_buffered {
+        let pollorder = &pollorder[..n];
+        if matches!(block, Block::No) && cases.iter().all(|case| case.c.is_buffered()) {
             return Selected::Default;
+        }
+        if !sorted {
+            sort_by_channel(cases, &mut lockorder[..n]);
+            sorted = true;
         }
         let mut locks = Locks::<N> {
             guards: [const { None }; N],
@@ -124,10 +131,16 @@ pub(crate) fn select<'c, const N: usize>(cases: &[SelCase<'c>], block: Block) ->
     }
 }
 
-/// Pass 0; see the module comment.
-fn poll_unlocked(cases: &[SelCase<'_>], pollorder: &[u16]) -> Option<Selected> {
-    for &i in pollorder {
-        let i = usize::from(i);
+/// Pass 0; see the module comment. Shuffles `pollorder` (a permutation)
+/// lazily, as it goes: a forward Fisher–Yates step before each case, so a
+/// select whose first case in the random order is ready draws one random
+/// number, and a select that finds none ready leaves `pollorder` a fresh
+/// uniformly random permutation for the passes that follow.
+fn poll_unlocked(cases: &[SelCase<'_>], pollorder: &mut [u16]) -> Option<Selected> {
+    let n = pollorder.len();
+    for k in 0..n {
+        pollorder.swap(k, k + below((n - k) as u32) as usize);
+        let i = usize::from(pollorder[k]);
         let case = &cases[i];
         let done = if case.c.is_buffered() {
             try_buffered(case)
@@ -296,18 +309,12 @@ fn sort_by_channel(cases: &[SelCase<'_>], order: &mut [u16]) {
     }
 }
 
-/// Fills `order` with a uniformly random permutation of `0..order.len()`.
-fn shuffle(order: &mut [u16]) {
-    for i in 0..order.len() {
-        let j = below(i as u32 + 1) as usize;
-        order[i] = order[j];
-        order[j] = i as u16;
-    }
-}
-
 /// A random number in `0..n` (Lemire's multiply-shift, as Go's cheaprandn).
-#[inline(never)]
+#[inline]
 fn below(n: u32) -> u32 {
+    if n <= 1 {
+        return 0;
+    }
     ((u64::from(cheaprand()) * u64::from(n)) >> 32) as u32
 }
 
