@@ -412,6 +412,14 @@ impl Hchan {
         self.is_closed().then_some(Step::Closed)
     }
 
+    /// Whether a buffered channel's operation would have to wait, by a
+    /// fence-free look (a hint: see `Ring::looks_blocked`).
+    pub(crate) fn looks_blocked_buffered(&self, dir: Dir) -> bool {
+        self.ring
+            .as_ref()
+            .is_some_and(|r| r.looks_blocked(dir == Dir::Send))
+    }
+
     /// Whether an unbuffered channel's operation might complete now (a
     /// parked peer, or closed), by a lock-free look.
     pub(crate) fn maybe_ready_unbuffered(&self, dir: Dir) -> bool {

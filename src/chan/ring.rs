@@ -247,6 +247,20 @@ impl Ring {
         self.tail.0.fetch_or(self.mark, Ordering::SeqCst) & self.mark == 0
     }
 
+    /// Whether a push (`Dir::Send`) or a pop would find the ring full
+    /// (empty) and open, by two relaxed loads and no fence: a hint, which
+    /// may be stale by the time the caller acts on it.
+    pub(crate) fn looks_blocked(&self, push: bool) -> bool {
+        let tail = self.tail.0.load(Ordering::Relaxed);
+        let head = self.head.0.load(Ordering::Relaxed);
+        tail & self.mark == 0
+            && if push {
+                head.wrapping_add(self.lap) == tail
+            } else {
+                head == tail
+            }
+    }
+
     pub(crate) fn cap(&self) -> usize {
         self.cap
     }

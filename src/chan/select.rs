@@ -93,7 +93,8 @@ pub(crate) fn select<'c, const N: usize>(cases: &[SelCase<'c>], block: Block) ->
     let mut lockorder = [0u16; N];
     let mut sorted = false;
     loop {
-        if let Some(done) = poll_unlocked(cases, &mut pollorder[..n]) {
+        let may_skip = !matches!(block, Block::No);
+        if let Some(done) = poll_unlocked(cases, &mut pollorder[..n], may_skip) {
             return done;
         }
         let pollorder = &pollorder[..n];
@@ -136,14 +137,23 @@ pub(crate) fn select<'c, const N: usize>(cases: &[SelCase<'c>], block: Block) ->
 /// select whose first case in the random order is ready draws one random
 /// number, and a select that finds none ready leaves `pollorder` a fresh
 /// uniformly random permutation for the passes that follow.
-fn poll_unlocked(cases: &[SelCase<'_>], pollorder: &mut [u16]) -> Option<Selected> {
+///
+/// A select that will park if nothing is ready (`may_skip`) skips buffered
+/// cases that look blocked by a fence-free hint: pass 2 tries every
+/// buffered case for real after registering, so a stale hint costs
+/// nothing but the trip. A select with `default` tries them all for real.
+fn poll_unlocked(cases: &[SelCase<'_>], pollorder: &mut [u16], may_skip: bool) -> Option<Selected> {
     let n = pollorder.len();
     for k in 0..n {
         pollorder.swap(k, k + below((n - k) as u32) as usize);
         let i = usize::from(pollorder[k]);
         let case = &cases[i];
         let done = if case.c.is_buffered() {
-            try_buffered(case)
+            if may_skip && case.c.looks_blocked_buffered(case.dir) {
+                None
+            } else {
+                try_buffered(case)
+            }
         } else if case.c.maybe_ready_unbuffered(case.dir) {
             let mut q = case.c.lock();
             let step = poll_unbuffered_locked(case, &mut q);
