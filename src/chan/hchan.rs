@@ -18,8 +18,9 @@
 //! - A parker, holding the lock, enqueues its sudog (which publishes the
 //!   queue's length in `waiting`), issues a `SeqCst` fence and tries its
 //!   ring operation once more; only if that fails too does it park.
-//! - Every successful ring operation is followed by a `SeqCst` fence and a
-//!   look at the opposite direction's `waiting` count (a push looks for
+//! - Every successful ring operation (whose claim is a `SeqCst`
+//!   compare-and-swap) is followed by a `SeqCst` load of the opposite
+//!   direction's `waiting` count (a push looks for
 //!   receivers, a pop for senders); if it is non-zero, `serve` takes the
 //!   lock, dequeues one waiter and does its ring operation for it (hand-off:
 //!   the popped value lands in the parked receiver's slot; a parked sender's
@@ -28,8 +29,11 @@
 //!   lock-free peer got there first), the waiter is woken with
 //!   `Wake::Retry` and tries again from the start.
 //!
-//! By the fences, either the parker's re-try sees the ring operation, or
-//! that operation's look sees the parker's count: a waiter never sleeps
+//! By C++20's rules for `SeqCst` fences (a `SeqCst` load that follows the
+//! parker's fence in the total order sees the count it stored before the
+//! fence; a load sequenced after that fence sees every `SeqCst` write that
+//! precedes the fence), either the parker's re-try sees the ring operation,
+//! or that operation's look sees the parker's count: a waiter never sleeps
 //! through a value (or a free slot) that arrived after it enqueued. Each
 //! ring operation serves at most one waiter, and each successful serve is
 //! itself a ring operation that looks at the other side in turn.
@@ -355,8 +359,10 @@ impl Hchan {
     /// other direction if there is one (see the module comment).
     #[inline]
     pub(crate) fn after(&self, dir: Dir) {
-        fence(Ordering::SeqCst);
-        if self.waiting[dir.peer() as usize].load(Ordering::Relaxed) != 0 {
+        // No fence needed here: the ring op's `SeqCst` compare-and-swap
+        // and this `SeqCst` load are ordered in the single total order, and
+        // the parker's fence sits between its count store and its retry.
+        if self.waiting[dir.peer() as usize].load(Ordering::SeqCst) != 0 {
             self.serve(dir.peer());
         }
     }
@@ -380,9 +386,8 @@ impl Hchan {
             if !done {
                 return;
             }
-            fence(Ordering::SeqCst);
             dir = dir.peer();
-            if self.waiting[dir as usize].load(Ordering::Relaxed) == 0 {
+            if self.waiting[dir as usize].load(Ordering::SeqCst) == 0 {
                 return;
             }
         }
