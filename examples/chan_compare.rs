@@ -1,15 +1,29 @@
-//! goheap's channels against crossbeam-channel, flume and tokio's mpsc, in
-//! one run: unbuffered ping-pong, buffered SPSC/MPSC/MPMC at capacity 1, 16
-//! and 1024, and select over 2 and 8 channels. Prints a table and one
-//! `metric <row>/<impl> <ns per message>` line per cell.
+//! goheap's channels against crossbeam-channel, flume, tokio's mpsc and
+//! (with `--go`) Go, in one run: unbuffered ping-pong, buffered
+//! SPSC/MPSC/MPMC at capacity 1, 16 and 1024, select over 2 and 8
+//! channels, and Go's prime sieve (goheap on goroutines against Go only).
+//! Prints a table and one `metric <row>/<impl> <value>` line per cell
+//! (ns per message; the sieve: ms).
 //!
-//! `cargo run --release --example chan_compare [messages [row prefix]]`
-//! (default 200000 messages, every row).
+//! `cargo run --release --example chan_compare -- [messages [row prefix]]
+//! [--runs N] [--go]` (default 200000 messages, every row, 3 runs). Each
+//! cell is the median of its runs; a row's runs interleave its
+//! implementations (run 1 of each, then run 2 of each, ...), so that a
+//! burst of load on the shared machine hits them alike. `--go` builds
+//! `workloads/goroutines/chan_*.go` with `go build` and runs them as the
+//! `go` cell (their shapes match these rows; GOMAXPROCS is Go's default).
 //! goheap runs twice: on goroutines (`goheap-g`, its home) and on plain
 //! threads (`goheap-t`), as crossbeam and flume do; tokio runs tasks on its
 //! own 2-worker runtime (it has no unbuffered or MPMC channel, so its
 //! ping-pong uses capacity 1 and it has no MPMC rows).
 
+#[allow(dead_code)] // `on_goroutine` of the shared helpers, not `arg`
+mod chan_common;
+#[path = "chan_common/sieve.rs"]
+mod sieve;
+
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Instant;
 
 trait Flavour {
@@ -317,78 +331,259 @@ mod tokio_rows {
     }
 }
 
-struct Row {
-    name: String,
-    cells: Vec<(&'static str, f64)>,
+/// The command line: positional `messages` and `row prefix`, and flags.
+struct Args {
+    messages: u64,
+    prefix: Option<String>,
+    runs: usize,
+    go: Option<GoPeers>,
 }
 
-impl Row {
-    fn print(&self) {
-        let best = self.cells.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
-        let mut line = format!("{:<18}", self.name);
-        for (imp, ns) in &self.cells {
-            println!("metric {}/{} {:.1}", self.name, imp, ns);
-            line += &format!(" {imp:>9} {ns:>8.1} ns ({:.2}x)", ns / best);
+impl Args {
+    fn parse() -> Args {
+        let mut args = Args {
+            messages: 200_000,
+            prefix: None,
+            runs: 3,
+            go: None,
+        };
+        let mut positional = 0;
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--runs" => {
+                    args.runs = it
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n > 0)
+                        .unwrap_or_else(|| usage("--runs takes a positive number"))
+                }
+                "--go" => args.go = Some(GoPeers::build()),
+                _ if positional == 0 => {
+                    args.messages = a
+                        .parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .unwrap_or_else(|| usage("messages must be a positive number"));
+                    positional += 1;
+                }
+                _ if positional == 1 => {
+                    args.prefix = Some(a);
+                    positional += 1;
+                }
+                _ => usage("too many arguments"),
+            }
         }
-        println!("{line}");
+        args
+    }
+
+    /// Whether the row `name` runs: it starts with the prefix, if any.
+    fn wanted(&self, name: &str) -> bool {
+        self.prefix.as_ref().is_none_or(|p| name.starts_with(p))
     }
 }
 
-/// Rows run: those whose name starts with the second argument, if any.
-fn wanted(name: &str) -> bool {
-    std::env::args().nth(2).is_none_or(|p| name.starts_with(&p))
+fn usage(why: &str) -> ! {
+    eprintln!("chan_compare: {why}\nusage: chan_compare [messages [row prefix]] [--runs N] [--go]");
+    std::process::exit(2)
 }
 
-fn row(name: String, cells: impl FnOnce() -> Vec<(&'static str, f64)>) {
-    if wanted(&name) {
-        Row {
-            cells: cells(),
-            name,
+/// Go's builds of the workloads/goroutines/chan_*.go peers.
+struct GoPeers {
+    dir: PathBuf,
+}
+
+impl GoPeers {
+    const PROGRAMS: [&'static str; 4] = [
+        "chan_pingpong",
+        "chan_buffered",
+        "chan_select",
+        "chan_sieve",
+    ];
+
+    fn build() -> GoPeers {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let dir = root.join("target/chan_compare_go");
+        for prog in Self::PROGRAMS {
+            let src = root.join(format!("workloads/goroutines/{prog}.go"));
+            let status = Command::new("go")
+                .arg("build")
+                .arg("-o")
+                .arg(dir.join(prog))
+                .arg(&src)
+                .status()
+                .unwrap_or_else(|e| usage(&format!("cannot run `go build`: {e}")));
+            if !status.success() {
+                usage(&format!("`go build {}` failed", src.display()));
+            }
         }
-        .print();
+        GoPeers { dir }
     }
+
+    /// Runs one program and returns the value of its `metric <name>` line.
+    fn run(&self, prog: &str, args: &[String], metric: &str) -> f64 {
+        let out = Command::new(self.dir.join(prog))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| usage(&format!("cannot run {prog}: {e}")));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("metric {metric} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| {
+                usage(&format!(
+                    "{prog} {args:?}: no `metric {metric}` in {stderr:?}"
+                ))
+            })
+    }
+
+    fn ns_per_op(&self, prog: &str, args: &[String]) -> f64 {
+        self.run(prog, args, "ns_per_op")
+    }
+}
+
+/// One cell of a row: an implementation's name and how to measure it once.
+type Cell<'a> = (&'static str, Box<dyn Fn() -> f64 + 'a>);
+
+/// Measures a row `runs` times (interleaved) and prints its medians.
+fn row(args: &Args, name: &str, unit: &str, cells: Vec<Cell<'_>>) {
+    if !args.wanted(name) {
+        return;
+    }
+    let mut samples = vec![Vec::new(); cells.len()];
+    for _ in 0..args.runs {
+        for (i, (_, measure)) in cells.iter().enumerate() {
+            samples[i].push(measure());
+        }
+    }
+    let medians: Vec<f64> = samples.into_iter().map(median).collect();
+    let best = medians.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut line = format!("{name:<18}");
+    for ((imp, _), m) in cells.iter().zip(&medians) {
+        println!("metric {name}/{imp} {m:.1}");
+        line += &format!(" {imp:>9} {m:>8.1} {unit} ({:.2}x)", m / best);
+    }
+    println!("{line}");
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// `cells`, and Go's as the last if `go` is there.
+fn with_go<'a>(
+    go: Option<&'a GoPeers>,
+    mut cells: Vec<Cell<'a>>,
+    prog: &'static str,
+    go_args: Vec<String>,
+) -> Vec<Cell<'a>> {
+    if let Some(go) = go {
+        cells.push(("go", Box::new(move || go.ns_per_op(prog, &go_args))));
+    }
+    cells
+}
+
+/// Go's prime sieve for the first `n` primes on goheap's goroutines, in ms.
+fn sieve_ms(n: u64) -> f64 {
+    let ((_, sum), ns) = chan_common::on_goroutine(move || sieve::sieve(n));
+    assert!(sum > 0);
+    ns / 1e6
 }
 
 fn main() {
-    let m: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(200_000);
-    println!("ns per message (ratio to the row's best), {m} messages per cell");
-    row("pingpong".into(), || {
-        vec![
-            ("goheap-g", pingpong::<Goheap<true>>(m / 4)),
-            ("goheap-t", pingpong::<Goheap<false>>(m / 4)),
-            ("crossbeam", pingpong::<Crossbeam>(m / 4)),
-            ("flume", pingpong::<Flume>(m / 4)),
-            ("tokio", tokio_rows::pingpong(m / 4)),
-        ]
-    });
+    let args = Args::parse();
+    let m = args.messages;
+    println!(
+        "ns per message (ratio to the row's best), {m} messages per cell, median of {} runs",
+        args.runs
+    );
+    let go = args.go.as_ref();
+    let rounds = m / 4;
+    row(
+        &args,
+        "pingpong",
+        "ns",
+        with_go(
+            go,
+            vec![
+                (
+                    "goheap-g",
+                    Box::new(move || pingpong::<Goheap<true>>(rounds)),
+                ),
+                (
+                    "goheap-t",
+                    Box::new(move || pingpong::<Goheap<false>>(rounds)),
+                ),
+                ("crossbeam", Box::new(move || pingpong::<Crossbeam>(rounds))),
+                ("flume", Box::new(move || pingpong::<Flume>(rounds))),
+                ("tokio", Box::new(move || tokio_rows::pingpong(rounds))),
+            ],
+            "chan_pingpong",
+            vec![rounds.to_string()],
+        ),
+    );
     for (shape, s, r) in [("spsc", 1, 1), ("mpsc", 4, 1), ("mpmc", 4, 4)] {
         for cap in [1, 16, 1024] {
-            row(format!("{shape}_cap{cap}"), || {
-                let mut cells = vec![
-                    ("goheap-g", buffered::<Goheap<true>>(cap, s, r, m)),
-                    ("goheap-t", buffered::<Goheap<false>>(cap, s, r, m)),
-                    ("crossbeam", buffered::<Crossbeam>(cap, s, r, m)),
-                    ("flume", buffered::<Flume>(cap, s, r, m)),
-                ];
-                if r == 1 {
-                    cells.push(("tokio", tokio_rows::buffered(cap, s, m)));
-                }
-                cells
-            });
+            let mut cells: Vec<Cell<'_>> = vec![
+                (
+                    "goheap-g",
+                    Box::new(move || buffered::<Goheap<true>>(cap, s, r, m)),
+                ),
+                (
+                    "goheap-t",
+                    Box::new(move || buffered::<Goheap<false>>(cap, s, r, m)),
+                ),
+                (
+                    "crossbeam",
+                    Box::new(move || buffered::<Crossbeam>(cap, s, r, m)),
+                ),
+                ("flume", Box::new(move || buffered::<Flume>(cap, s, r, m))),
+            ];
+            if r == 1 {
+                cells.push(("tokio", Box::new(move || tokio_rows::buffered(cap, s, m))));
+            }
+            let go_args = vec![shape.to_string(), cap.to_string(), m.to_string()];
+            row(
+                &args,
+                &format!("{shape}_cap{cap}"),
+                "ns",
+                with_go(go, cells, "chan_buffered", go_args),
+            );
         }
     }
     for n in [2, 8] {
-        row(format!("select{n}"), || {
-            vec![
-                ("goheap-g", select::<Goheap<true>>(n, m)),
-                ("goheap-t", select::<Goheap<false>>(n, m)),
-                ("crossbeam", select::<Crossbeam>(n, m)),
-                ("flume", select::<Flume>(n, m)),
-                ("tokio", tokio_rows::select(n, m)),
-            ]
-        });
+        row(
+            &args,
+            &format!("select{n}"),
+            "ns",
+            with_go(
+                go,
+                vec![
+                    ("goheap-g", Box::new(move || select::<Goheap<true>>(n, m))),
+                    ("goheap-t", Box::new(move || select::<Goheap<false>>(n, m))),
+                    ("crossbeam", Box::new(move || select::<Crossbeam>(n, m))),
+                    ("flume", Box::new(move || select::<Flume>(n, m))),
+                    ("tokio", Box::new(move || tokio_rows::select(n, m))),
+                ],
+                "chan_select",
+                vec![n.to_string(), m.to_string()],
+            ),
+        );
     }
+    const PRIMES: u64 = 5000;
+    let mut cells: Vec<Cell<'_>> = vec![("goheap-g", Box::new(|| sieve_ms(PRIMES)))];
+    if let Some(go) = go {
+        cells.push((
+            "go",
+            Box::new(|| go.run("chan_sieve", &[PRIMES.to_string()], "ms")),
+        ));
+    }
+    row(&args, "sieve5000", "ms", cells);
 }

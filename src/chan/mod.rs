@@ -7,35 +7,43 @@
 //! | --- | --- | --- |
 //! | `futex` | lock_futex.go (notes) | the futex word a plain thread sleeps on |
 //! | `waiter` | runtime2.go (`sudog`, `waitq`) | waiter records, wait queues, the parker and its one-shot claim |
-//! | `hchan` | chan.go | the untyped channel: ring buffer, lock, send/recv/close |
-//! | `select` | select.go | `selectgo`: lock order, random poll order, park on all cases |
+//! | `ring` | — | a buffered channel's lock-free ring (Vyukov's bounded queue with sequence stamps) |
+//! | `hchan` | chan.go | the untyped channel: ring or rendezvous, lock, wait queues, send/recv/close |
+//! | `select` | select.go | `selectgo`: lock-free poll, lock order, random poll order, park on all cases |
 //! | `raw` | — | untyped channels of byte blobs, for the C ABI |
 //! | (this file) | — | the typed Rust API: `chan`, `Sender`, `Receiver`, errors, `select!` |
 //!
 //! # The channel (`hchan::Hchan`)
 //!
-//! One lock (the crate's futex mutex) guards a ring buffer of `cap` element
-//! slots and two FIFO wait queues of waiter records (`sudog`s): `recvq`,
-//! receivers waiting for a value, and `sendq`, senders waiting with one.
 //! Elements are untyped blobs of a fixed size; the typed API moves a `T`
 //! into the sender's stack slot, the channel copies its bytes once to the
 //! destination, and the typed API reads it out as a `T` there, so each value
-//! is owned by exactly one place at every moment.
+//! is owned by exactly one place at every moment. One lock (the crate's
+//! futex mutex) guards two FIFO wait queues of waiter records (`sudog`s):
+//! `recvq`, receivers waiting for a value, and `sendq`, senders waiting
+//! with one.
 //!
-//! Invariants (lock held): `sendq` non-empty ⇒ buffer full; `recvq`
-//! non-empty ⇒ buffer empty (so a value never sits in the buffer while a
-//! receiver waits); a closed channel has both queues empty.
+//! An **unbuffered** channel does everything under that lock, as Go does.
+//! A **buffered** channel keeps its `cap` values in a lock-free ring
+//! (`ring`): a send into room and a receive of a buffered value take no
+//! lock, which is what lets producers and consumers on both cores run at
+//! once (crossbeam's array channel does the same). The lock is only for
+//! parking: a caller that finds the ring full (empty) enqueues its sudog,
+//! fences, and tries once more before it sleeps; every ring operation
+//! fences and, if the other side has waiters, serves one (hchan.rs proves
+//! that no waiter sleeps through a value or a free slot).
 //!
 //! **Direct hand-off.** A send that finds a parked receiver copies the value
 //! straight into the receiver's slot and wakes it; a receive that finds a
-//! parked sender takes its value (on a full buffered channel: takes the
-//! oldest buffered value and puts the sender's in its slot). No buffer round
-//! trip, one copy. The woken goroutine is made runnable in the waker's
-//! `runnext` (Go's `goready(gp, …)` from `send`), so it runs next on the
-//! same P instead of waking another OS thread.
+//! parked sender takes its value (buffered: the receive that freed a slot
+//! moves the parked sender's value into the ring for it). The woken
+//! goroutine is made runnable in the waker's `runnext` (Go's
+//! `goready(gp, …)` from `send`), so it runs next on the same P instead of
+//! waking another OS thread.
 //!
-//! **Close.** `close` marks the channel closed and wakes every parked waiter
-//! with failure: receivers return `Err(RecvError)` once the buffer is
+//! **Close.** `close` marks the channel closed (a buffered one's ring
+//! too, atomically with respect to lock-free pushes) and wakes every parked
+//! waiter: receivers return `Err(RecvError)` once the buffer is
 //! drained, senders get their value back in `SendError`. The channel closes
 //! when its last `Sender` drops, or explicitly (Go's `close`, `tx.close()`).
 //! When the last `Receiver` drops, the channel closes too (sends then fail,
@@ -50,9 +58,10 @@
 //! only after the goroutine is marked waiting, and woken with `goready`) or
 //! a plain thread (a futex word in the same frame, `futex::ThreadWake`).
 //!
-//! **Select** (`select`). Locks every channel of the select in address
-//! order, polls the cases in random order, and otherwise parks on all of
-//! them at once with one sudog per case sharing one parker. A parker's
+//! **Select** (`select`). Polls the cases in random order, lock-free where
+//! it can; otherwise locks every channel of the select in address order
+//! and parks on all of them at once with one sudog per case sharing one
+//! parker. A parker's
 //! `done` word is claimed by compare-and-swap by whoever completes one of
 //! its cases (or its timeout), so a select fires at most once; stale
 //! sudogs are skipped by later wakers and removed by the select itself
@@ -60,15 +69,17 @@
 //! `recv_timeout`, `default(timeout)`) race-free.
 //!
 //! **Why nothing is lost or duplicated.** Every move of a value happens
-//! under the lock of the channel it moves through, from a place that the
-//! same critical section makes unreachable (the sender's sudog is dequeued,
-//! or the buffer slot is released); a waiter is woken only by the party
-//! that dequeued (and, if claimable, claimed) its sudog, after the move.
-//! A failed or timed-out send never had its value moved, and returns it.
+//! from a place that the same step makes unreachable: under the channel
+//! lock for a dequeued sudog's slot, by the ring's claim of a slot (a
+//! compare-and-swap of its head or tail) for a buffered value. A waiter is
+//! woken only by the party that dequeued (and, if claimable, claimed) its
+//! sudog, after the move (or with `Retry`, having moved nothing). A failed
+//! or timed-out send never had its value moved, and returns it.
 
 mod futex;
 mod hchan;
 pub mod raw;
+mod ring;
 mod select;
 mod waiter;
 

@@ -18,7 +18,7 @@
 //! *claimable* sudogs (select cases, and operations with a deadline, whose
 //! timeout also competes for the wake-up) go through the claim; a plain
 //! blocking `send`/`recv` has a single sudog, and the one waker that dequeues
-//! it owns it. The waker writes `success` and `fired`, then wakes the parker;
+//! it owns it. The waker writes `outcome` and `fired`, then wakes the parker;
 //! the wake is a release, the waiter's wait an acquire, so the waiter reads
 //! both after waking. After the wake the waker touches neither again.
 //!
@@ -67,6 +67,20 @@ enum Who {
 const NONE_YET: u8 = 0;
 const COMMITTED: u8 = 1;
 const TIMER_FIRED: u8 = 2;
+
+/// What a waker did with a dequeued sudog (`ready`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Wake {
+    /// Its operation completed: the value moved into or out of its slot.
+    Done,
+    /// The channel closed (unbuffered: the operation failed).
+    Closed,
+    /// Nothing moved; the waiter tries its operation again. A buffered
+    /// channel's waker sends this when the ring op it tried on the waiter's
+    /// behalf found the ring empty (full) again, and on close, so that
+    /// receivers drain what is buffered before they see the close.
+    Retry,
+}
 
 /// How a park ended.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -221,7 +235,7 @@ pub(crate) struct Sudog {
     /// The receiver's slot, or the sender's value (`elemsize` bytes).
     pub(crate) elem: *mut u8,
     claimable: bool,
-    success: Cell<bool>,
+    outcome: Cell<Wake>,
     queued: Cell<bool>,
     prev: Cell<*const Sudog>,
     next: Cell<*const Sudog>,
@@ -233,17 +247,16 @@ impl Sudog {
             parker,
             elem,
             claimable,
-            success: Cell::new(false),
+            outcome: Cell::new(Wake::Retry),
             queued: Cell::new(false),
             prev: Cell::new(ptr::null()),
             next: Cell::new(ptr::null()),
         }
     }
 
-    /// Whether the operation completed (false: the channel was closed).
-    /// Read by the waiter after it was woken.
-    pub(crate) fn success(&self) -> bool {
-        self.success.get()
+    /// What its waker did. Read by the waiter after it was woken.
+    pub(crate) fn outcome(&self) -> Wake {
+        self.outcome.get()
     }
 }
 
@@ -254,10 +267,10 @@ impl Sudog {
 /// # Safety
 /// `sg` was dequeued (so this caller owns its wake-up) and its waiter is
 /// still parked.
-pub(crate) unsafe fn ready(sg: *const Sudog, success: bool) {
+pub(crate) unsafe fn ready(sg: *const Sudog, outcome: Wake) {
     // SAFETY: the waiter stays parked, its frame alive, until `wake`.
     let s = unsafe { &*sg };
-    s.success.set(success);
+    s.outcome.set(outcome);
     // SAFETY: the parker lives in the same parked frame as the sudog.
     let p = unsafe { &*s.parker };
     p.fired.store(sg.cast_mut(), Ordering::Relaxed);
@@ -268,6 +281,7 @@ pub(crate) unsafe fn ready(sg: *const Sudog, success: bool) {
 pub(crate) struct WaitQ {
     first: *const Sudog,
     last: *const Sudog,
+    len: usize,
 }
 
 impl WaitQ {
@@ -275,11 +289,13 @@ impl WaitQ {
         WaitQ {
             first: ptr::null(),
             last: ptr::null(),
+            len: 0,
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.first.is_null()
+    /// How many sudogs are queued (stale ones included).
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     /// Appends `sg`.
@@ -293,6 +309,7 @@ impl WaitQ {
         s.next.set(ptr::null());
         s.prev.set(self.last);
         s.queued.set(true);
+        self.len += 1;
         if self.last.is_null() {
             self.first = sg;
         } else {
@@ -367,6 +384,7 @@ impl WaitQ {
             unsafe { &*next }.prev.set(prev);
         }
         s.queued.set(false);
+        self.len -= 1;
         s.prev.set(ptr::null());
         s.next.set(ptr::null());
     }
