@@ -76,7 +76,7 @@ pub struct GcCache {
 }
 
 impl GcCache {
-    pub const fn new() -> GcCache {
+    pub(crate) const fn new() -> GcCache {
         GcCache {
             c: [[EMPTY; NUM_SIZE_CLASSES]; C_KINDS],
             typed: [(ptr::null(), EMPTY); TYPED_SLOTS],
@@ -159,7 +159,7 @@ impl GcCache {
     }
 
     /// Forgets every cached span (the next sweep finds their free slots).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         *self = GcCache::new();
     }
 }
