@@ -83,7 +83,8 @@ impl GcCache {
         }
     }
 
-    /// Allocates one object of `kind` in size class `class` (not 0).
+    /// Allocates one object of `kind` in size class `class` (not 0),
+    /// zeroed if the kind says so.
     #[inline(always)]
     pub fn alloc(&mut self, kind: Kind, class: usize) -> *mut u8 {
         let p = self.alloc_cached(kind, class);
@@ -98,20 +99,30 @@ impl GcCache {
     #[inline(always)]
     fn alloc_cached(&mut self, kind: Kind, class: usize) -> *mut u8 {
         let slot = self.slot(kind, class);
-        if slot.free != 0 {
-            let i = slot.free.trailing_zeros() as usize;
-            slot.free &= slot.free - 1;
-            let idx = slot.word as usize * 64 + i;
-            // SAFETY: the slot's span is live and this cache's alone.
-            let s = unsafe { &*slot.span };
-            s.freeindex.store(idx as u32 + 1, Ordering::Relaxed);
-            // The next object of this slot will be written soon: start
-            // bringing its line in (reused memory is rarely cached).
-            let next = slot.word as usize * 64 + slot.free.trailing_zeros() as usize;
-            prefetch(s.base + next * s.elemsize);
-            return s.object(idx) as *mut u8;
+        let free = slot.free;
+        if free == 0 {
+            return ptr::null_mut();
         }
-        ptr::null_mut()
+        // Everything read first, into locals: the stores below would
+        // otherwise make the compiler read the slot and the span again.
+        let rest = free & (free - 1);
+        let first = slot.word as usize * 64;
+        // SAFETY: the slot's span is live and this cache's alone.
+        let s = unsafe { &*slot.span };
+        let (base, size) = (s.base, s.elemsize);
+        let idx = first + free.trailing_zeros() as usize;
+        slot.free = rest;
+        s.freeindex.store(idx as u32 + 1, Ordering::Relaxed);
+        // The next object of this slot will be written soon: start
+        // bringing its line in (reused memory is rarely cached).
+        prefetch(base + (first + rest.trailing_zeros() as usize) * size);
+        let p = (base + idx * size) as *mut u8;
+        if kind.zeroes() {
+            // SAFETY: a fresh object of the span, ours (class sizes are
+            // multiples of 16 from 16 bytes up, and so are object starts).
+            unsafe { zero(p, size) };
+        }
+        p
     }
 
     #[inline(always)]
@@ -272,12 +283,7 @@ pub fn alloc(kind: Kind, size: usize, align: usize) -> *mut u8 {
     let Some(class) = class_of(size.max(1), align) else {
         return alloc_large(kind, size.max(1));
     };
-    let p = with_cache(|c| c.alloc(kind, class));
-    if !p.is_null() && kind.zeroes() {
-        // SAFETY: a fresh object of its class, ours.
-        unsafe { zero(p, crate::alloc::sizeclasses::class_size(class)) };
-    }
-    p
+    with_cache(|c| c.alloc(kind, class))
 }
 
 /// libgc's fast path (`gc::libgc`): `size` bytes of C kind `kind`, 16-byte
@@ -290,19 +296,15 @@ pub fn alloc_cached(cache: &mut GcCache, kind: Kind, size: usize) -> *mut u8 {
     let Some(class) = class_of(size.max(1), 16) else {
         return ptr::null_mut();
     };
-    let p = cache.alloc_cached(kind, class);
-    if !p.is_null() && kind.zeroes() {
-        // SAFETY: a fresh object of its class, ours.
-        unsafe { zero(p, crate::alloc::sizeclasses::class_size(class)) };
-    }
-    p
+    cache.alloc_cached(kind, class)
 }
 
 /// Zeroes an object of `size` bytes (a class size); up to 64 bytes with
 /// inline 16-byte stores rather than a `memset` call.
 ///
 /// # Safety
-/// `p` is 16-byte aligned and `size` bytes from it are writable.
+/// `size` bytes from `p` are writable; `p` is 16-byte aligned if `size` is
+/// a multiple of 16.
 #[inline(always)]
 unsafe fn zero(p: *mut u8, size: usize) {
     if size > 64 || size % 16 != 0 {
