@@ -297,15 +297,22 @@ fn run_build(build: &str, root: &Path, log: &Path) -> Result<(), String> {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
     Err(format!(
-        "build `{build}` failed ({}): {last}",
-        output.status
+        "build `{build}` failed ({}): {}",
+        output.status,
+        telling_line(&stderr)
     ))
+}
+
+/// The line of a failed build's stderr that says why: its first error line
+/// (cargo and cc list more after it), else its last line.
+fn telling_line(stderr: &str) -> &str {
+    let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines
+        .clone()
+        .find(|l| l.contains("error"))
+        .or_else(|| lines.next_back())
+        .unwrap_or("")
 }
 
 fn run_bench(
@@ -589,6 +596,17 @@ args = ["18"]
             ("21\n".into(), "18\n".into())
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_failed_build_is_told_by_its_error_line() {
+        let cargo = "error: no example target named `gc_latency` in default-run packages\n\
+                     help: available example targets:\n    short_strings\n";
+        assert_eq!(
+            telling_line(cargo),
+            "error: no example target named `gc_latency` in default-run packages"
+        );
+        assert_eq!(telling_line("warning: x\nlast words\n\n"), "last words");
     }
 
     #[test]
