@@ -10,9 +10,14 @@
 //! `allocCache`): allocation is a trailing-zero count, a clear of that bit
 //! and a store of the span's `freeindex`.
 //!
-//! Caches are used only inside the world (`mgc.rs`), and the cycle empties
-//! every registered cache before it marks (`flush_all`), so no cache holds a
-//! span across a cycle. Taking a span counts its free slots as allocated
+//! A thread finds its cache through `os::gc_cache_word` (one initial-exec
+//! TLS load). Caches are used only inside the world (`mgc.rs`), and the
+//! cycle empties every registered cache before it marks (`flush_all`), so
+//! no cache holds a span across a cycle. The exception is libgc's: a
+//! registered C thread owns its cache (`use_thread_cache`), allocates from
+//! it outside the world when no refill is needed (`alloc_cached`), and the
+//! world stopper empties it once the thread stands still (see
+//! `stoptheworld`). Taking a span counts its free slots as allocated
 //! bytes for the pacer (as Go's `mcache.refill` does); that is when a
 //! collection may be requested.
 
