@@ -14,6 +14,7 @@
  * land inside their allocations too. */
 #define GC_THREADS
 #include "gccheck.h"
+#include "lists.h"
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,30 +24,6 @@
 
 #define LEN 5000
 #define SLEEP_SECS 30
-
-struct node {
-    struct node *next;
-    long value;
-};
-
-static struct node *build(long seed, int n) {
-    struct node *head = NULL;
-    for (int i = 0; i < n; i++) {
-        struct node *x = GC_MALLOC(sizeof *x);
-        REQUIRE(x);
-        x->value = seed * 1000003 + i;
-        x->next = head;
-        head = x;
-    }
-    return head;
-}
-
-static int intact(const struct node *x, long seed, int n) {
-    for (int i = n - 1; i >= 0; i--, x = x->next)
-        if (!x || x->value != seed * 1000003 + i)
-            return 0;
-    return x == NULL;
-}
 
 static int pipefd[2];
 static atomic_int blocked_threads;
