@@ -114,78 +114,102 @@ fn mmap(hint: usize, size: usize, prot: i32, flags: i32) -> Option<NonNull<u8>> 
     }
 }
 
-/// One machine word per thread for the allocator (its mcache pointer), read
-/// on every allocation and free.
-///
-/// On x86-64 Linux the word lives in the static TLS block and is reached
-/// with the *initial-exec* model: one `mov` from `%fs`, even inside
-/// `libgoheap.so`, where Rust's `thread_local!` would call `__tls_get_addr`
-/// (the general-dynamic model is all stable Rust offers a shared library).
-/// That is what LD_PRELOAD'ed allocators do; the library can still be
-/// dlopen'ed, from the static TLS surplus glibc keeps for this.
-/// Elsewhere it is a plain `thread_local!`.
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub mod thread_word {
-    core::arch::global_asm!(
-        ".section .tbss.goheap_thread_word,\"awT\",@nobits",
-        ".p2align 3",
-        ".globl goheap_thread_word",
-        ".hidden goheap_thread_word",
-        ".type goheap_thread_word,@object",
-        ".size goheap_thread_word,8",
-        "goheap_thread_word:",
-        ".zero 8",
-        ".text",
-    );
+/// Defines `pub mod $module { get, set }`: one machine word per thread,
+/// zero in a new thread, reached on x86-64 Linux with the *initial-exec*
+/// TLS model: one `mov` from `%fs`, even inside `libgoheap.so`, where
+/// Rust's `thread_local!` would call `__tls_get_addr` (the general-dynamic
+/// model is all stable Rust offers a shared library). That is what
+/// LD_PRELOAD'ed allocators do; the library can still be dlopen'ed, from the
+/// static TLS surplus glibc keeps for this. Elsewhere it is a plain
+/// `thread_local!`.
+macro_rules! thread_word {
+    ($(#[$doc:meta])* $module:ident, $symbol:literal) => {
+        $(#[$doc])*
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        pub mod $module {
+            core::arch::global_asm!(
+                concat!(".section .tbss.", $symbol, ",\"awT\",@nobits"),
+                ".p2align 3",
+                concat!(".globl ", $symbol),
+                concat!(".hidden ", $symbol),
+                concat!(".type ", $symbol, ",@object"),
+                concat!(".size ", $symbol, ",8"),
+                concat!($symbol, ":"),
+                ".zero 8",
+                ".text",
+            );
 
-    #[inline(always)]
-    pub fn get() -> usize {
-        let v: usize;
-        // SAFETY: reads this thread's copy of the TLS word defined above.
-        unsafe {
-            core::arch::asm!(
-                "mov {v}, qword ptr [rip + goheap_thread_word@GOTTPOFF]",
-                "mov {v}, qword ptr fs:[{v}]",
-                v = out(reg) v,
-                options(nostack, readonly, preserves_flags, pure),
-            )
-        };
-        v
-    }
+            #[inline(always)]
+            pub fn get() -> usize {
+                let v: usize;
+                // SAFETY: reads this thread's copy of the TLS word defined above.
+                unsafe {
+                    core::arch::asm!(
+                        concat!("mov {v}, qword ptr [rip + ", $symbol, "@GOTTPOFF]"),
+                        "mov {v}, qword ptr fs:[{v}]",
+                        v = out(reg) v,
+                        options(nostack, readonly, preserves_flags, pure),
+                    )
+                };
+                v
+            }
 
-    #[inline(always)]
-    pub fn set(v: usize) {
-        // SAFETY: writes this thread's copy of the TLS word defined above.
-        unsafe {
-            core::arch::asm!(
-                "mov {t}, qword ptr [rip + goheap_thread_word@GOTTPOFF]",
-                "mov qword ptr fs:[{t}], {v}",
-                t = out(reg) _,
-                v = in(reg) v,
-                options(nostack, preserves_flags),
-            )
-        };
-    }
+            #[inline(always)]
+            pub fn set(v: usize) {
+                // SAFETY: writes this thread's copy of the TLS word defined above.
+                unsafe {
+                    core::arch::asm!(
+                        concat!("mov {t}, qword ptr [rip + ", $symbol, "@GOTTPOFF]"),
+                        "mov qword ptr fs:[{t}], {v}",
+                        t = out(reg) _,
+                        v = in(reg) v,
+                        options(nostack, preserves_flags),
+                    )
+                };
+            }
+        }
+
+        $(#[$doc])*
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+        pub mod $module {
+            use core::cell::Cell;
+
+            thread_local! {
+                static WORD: Cell<usize> = const { Cell::new(0) };
+            }
+
+            #[inline(always)]
+            pub fn get() -> usize {
+                WORD.with(Cell::get)
+            }
+
+            #[inline(always)]
+            pub fn set(v: usize) {
+                WORD.with(|w| w.set(v));
+            }
+        }
+    };
 }
 
-#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-pub mod thread_word {
-    use core::cell::Cell;
+thread_word!(
+    /// The allocator's word: the thread's mcache pointer, read on every
+    /// allocation and free.
+    thread_word,
+    "goheap_thread_word"
+);
 
-    thread_local! {
-        static WORD: Cell<usize> = const { Cell::new(0) };
-    }
+thread_word!(
+    /// The managed heap's word: the thread's GC cache (`gc::mcache`).
+    gc_cache_word,
+    "goheap_gc_cache_word"
+);
 
-    #[inline(always)]
-    pub fn get() -> usize {
-        WORD.with(Cell::get)
-    }
-
-    #[inline(always)]
-    pub fn set(v: usize) {
-        WORD.with(|w| w.set(v));
-    }
-}
+thread_word!(
+    /// libgc's C side: the calling thread's registration record
+    /// (`gc::stoptheworld`), null while it is not registered.
+    c_thread_word,
+    "goheap_c_thread_word"
+);
 
 /// Writes `parts` to standard error without allocating.
 pub fn write_stderr(parts: &[&[u8]]) {

@@ -77,6 +77,13 @@ fn registered_threads_survive_collections() {
     run_three_ways("threads.c");
 }
 
+/// Registered threads blocked in `read` and in a 30 s `nanosleep` do not
+/// stall `GC_gcollect` from another thread, and go on correctly after.
+#[test]
+fn threads_blocked_in_system_calls_do_not_stall_collections() {
+    run_three_ways("blocking.c");
+}
+
 #[test]
 fn realloc_strings_base_size_figures_oom() {
     run_three_ways("api.c");

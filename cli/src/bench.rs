@@ -175,7 +175,11 @@ fn manifest_suite(
         return false;
     }
     progress.start(suites::planned_runs(&benches, args.runs));
-    let results = suites::run(suite, &benches, path, args.runs, progress);
+    let limits = suites::Limits {
+        runs: args.runs,
+        timeout_cap: args.timeout,
+    };
+    let results = suites::run(suite, &benches, path, limits, progress);
     progress.clear();
     let mut failed = false;
     for bench in &results {

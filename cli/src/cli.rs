@@ -142,6 +142,11 @@ pub struct BenchArgs {
     /// Multiply every alloc workload's amount of work by F (0.05 for a quick try)
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = positive_number, allow_negative_numbers = true)]
     pub scale: f64,
+    /// gc and goroutines suites: kill a run after at most SECS seconds
+    /// (the manifest's own timeouts still apply when shorter); a variant
+    /// killed so is reported as timed out
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub timeout: Option<u32>,
     /// Also write a bar chart of the alloc suite's time ratios (SVG)
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,

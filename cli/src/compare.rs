@@ -74,6 +74,7 @@ pub fn bench_records(bench: &BenchResult) -> Vec<Record> {
                 metrics: summary.map(|s| s.metrics).unwrap_or_default(),
                 failed: match &v.outcome {
                     Outcome::Failed(why) | Outcome::Skipped(why) => Some(why.clone()),
+                    Outcome::TimedOut(secs) => Some(format!("timed out after {secs} s")),
                     Outcome::Measured(_) => None,
                 },
             }

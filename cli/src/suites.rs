@@ -6,7 +6,13 @@
 //! (programs on PATH or files) without which it is skipped with a note.
 //! Each run is measured as the alloc suite's (wall time, peak RSS) and its
 //! `metric NAME VALUE` lines are collected; runs are interleaved across
-//! variants. `{root}` (the checkout: the manifest's dir's parent),
+//! variants. A run is killed after the variant's `timeout` (else the
+//! bench's, else `DEFAULT_TIMEOUT_SECS`; `--timeout` lowers them all) and
+//! the variant is reported as timed out, not failed: the slow peers (the gc
+//! and gc-arena crates take minutes at binary-trees depth 21) then bound
+//! the suite's time instead of dominating it. A variant may also run with
+//! `args` of its own (then named with them in the table).
+//! `{root}` (the checkout: the manifest's dir's parent),
 //! `{target}` (the cargo target dir) and `{libgoheap}` expand in `build`,
 //! `run`, `args` and `env`.
 
@@ -21,8 +27,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A run taking longer than this is killed.
-const TIMEOUT_SECS: u32 = 600;
+/// A run taking longer than this is killed, unless the manifest says.
+const DEFAULT_TIMEOUT_SECS: u32 = 600;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +44,8 @@ pub struct BenchDef {
     pub name: String,
     #[serde(default)]
     pub args: Vec<String>,
+    /// Seconds before a run of any variant is killed.
+    pub timeout: Option<u32>,
     #[serde(default)]
     pub variant: Vec<Variant>,
 }
@@ -52,6 +60,30 @@ pub struct Variant {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub needs: Vec<String>,
+    /// Seconds before a run of this variant is killed (over the bench's).
+    pub timeout: Option<u32>,
+    /// Arguments instead of the bench's.
+    pub args: Option<Vec<String>>,
+}
+
+impl BenchDef {
+    /// Seconds before a run of variant `v` is killed, at most `cap`.
+    fn timeout_secs(&self, v: usize, cap: Option<u32>) -> u32 {
+        let own = self.variant[v]
+            .timeout
+            .or(self.timeout)
+            .unwrap_or(DEFAULT_TIMEOUT_SECS);
+        cap.map_or(own, |cap| own.min(cap))
+    }
+
+    /// Variant `v`'s name in reports: with its own arguments if it has any.
+    fn variant_label(&self, v: usize) -> String {
+        let variant = &self.variant[v];
+        match &variant.args {
+            Some(args) => format!("{} (args {})", variant.name, args.join(" ")),
+            None => variant.name.clone(),
+        }
+    }
 }
 
 /// What became of one variant.
@@ -60,6 +92,8 @@ pub enum Outcome {
     /// Not run, and why (a missing need, a build that failed).
     Skipped(String),
     Measured(Vec<Measurement>),
+    /// Killed after this many seconds (a lower bound of its time).
+    TimedOut(u32),
     Failed(String),
 }
 
@@ -160,6 +194,13 @@ impl Expander {
     }
 }
 
+/// How many runs per variant, and the `--timeout` cap if any.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub runs: u32,
+    pub timeout_cap: Option<u32>,
+}
+
 /// A variant ready to run, or why not.
 struct Prepared {
     command: String,
@@ -172,7 +213,7 @@ pub fn run(
     suite: Suite,
     benches: &[&BenchDef],
     manifest: &Path,
-    runs: u32,
+    limits: Limits,
     progress: &Progress,
 ) -> Vec<BenchResult> {
     let root = manifest
@@ -195,7 +236,7 @@ pub fn run(
                 .iter()
                 .map(|v| prepare(bench, v, &expander, &mut built, &logs, progress))
                 .collect();
-            run_bench(suite, bench, prepared, runs, &logs, progress)
+            run_bench(suite, bench, prepared, limits, &logs, progress)
         })
         .collect()
 }
@@ -221,8 +262,10 @@ fn prepare(
     }
     Ok(Prepared {
         command: expander.expand(&variant.run)?,
-        args: bench
+        args: variant
             .args
+            .as_ref()
+            .unwrap_or(&bench.args)
             .iter()
             .map(|a| expander.expand(a))
             .collect::<Result<_, _>>()?,
@@ -254,25 +297,33 @@ fn run_build(build: &str, root: &Path, log: &Path) -> Result<(), String> {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
     Err(format!(
-        "build `{build}` failed ({}): {last}",
-        output.status
+        "build `{build}` failed ({}): {}",
+        output.status,
+        telling_line(&stderr)
     ))
+}
+
+/// The line of a failed build's stderr that says why: its first error line
+/// (cargo and cc list more after it), else its last line.
+fn telling_line(stderr: &str) -> &str {
+    let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines
+        .clone()
+        .find(|l| l.contains("error"))
+        .or_else(|| lines.next_back())
+        .unwrap_or("")
 }
 
 fn run_bench(
     suite: Suite,
     bench: &BenchDef,
     prepared: Vec<Result<Prepared, String>>,
-    runs: u32,
+    limits: Limits,
     logs: &Path,
     progress: &Progress,
 ) -> BenchResult {
+    let runs = limits.runs;
     let mut outcomes: Vec<Outcome> = prepared
         .iter()
         .map(|p| match p {
@@ -294,23 +345,33 @@ fn run_bench(
             if !matches!(outcomes[v], Outcome::Measured(_)) {
                 continue;
             }
-            let name = &bench.variant[v].name;
+            let name = &bench.variant_label(v);
+            let timeout_secs = bench.timeout_secs(v, limits.timeout_cap);
             progress.show(&format!("{} / {name}, run {run}/{runs}", bench.name));
             let log = logs.join(format!("{}-{v}.log", bench.name));
             let script = format!("exec {} \"$@\"", p.command);
             let mut args: Vec<&OsStr> =
                 vec![OsStr::new("-c"), OsStr::new(&script), OsStr::new("sh")];
             args.extend(p.args.iter().map(OsStr::new));
+            let started = std::time::Instant::now();
             let outcome = measure(&crate::measure::Job {
                 program: Path::new("/bin/sh"),
                 args: &args,
                 preload: None,
                 env: &p.env,
                 log: &log,
-                timeout_secs: TIMEOUT_SECS,
+                timeout_secs,
             });
+            let out_of_time = started.elapsed().as_secs() >= u64::from(timeout_secs);
             match (outcome, &mut outcomes[v]) {
                 (Ok(m), Outcome::Measured(ms)) => ms.push(m),
+                (Err(_), slot) if out_of_time => {
+                    progress.note(&format!(
+                        "{} / {name}: timed out after {timeout_secs} s",
+                        bench.name
+                    ));
+                    *slot = Outcome::TimedOut(timeout_secs);
+                }
                 (Err(why), slot) => {
                     progress.note(&format!("FAILED: {} / {name}: {why}", bench.name));
                     *slot = Outcome::Failed(why);
@@ -323,12 +384,11 @@ fn run_bench(
     BenchResult {
         suite,
         name: bench.name.clone(),
-        variants: bench
-            .variant
-            .iter()
-            .zip(outcomes)
+        variants: outcomes
+            .into_iter()
+            .enumerate()
             .map(|(v, outcome)| VariantResult {
-                name: v.name.clone(),
+                name: bench.variant_label(v),
                 outcome,
             })
             .collect(),
@@ -346,6 +406,16 @@ impl BenchResult {
         let base = self.variants.first()?.outcome.summary()?;
         let value = self.variants[v].outcome.summary()?;
         ratio(figure(&value), figure(&base))
+    }
+
+    /// "> r" for a variant that timed out after `secs`: its time is at
+    /// least that many times the first variant's.
+    fn ratio_at_least(&self, v: usize, secs: u32) -> String {
+        let base = self.variants.first().and_then(|b| b.outcome.summary());
+        match base.and_then(|b| ratio(f64::from(secs), b.time_secs)) {
+            Some(r) if v > 0 => format!("> {r:.2}"),
+            _ => crate::report::none(),
+        }
     }
 
     pub fn any_failed(&self) -> bool {
@@ -388,6 +458,11 @@ pub fn report(bench: &BenchResult) -> String {
                     );
                 }
                 (Outcome::Skipped(_), None) => row.push("skipped".into()),
+                (&Outcome::TimedOut(secs), None) => {
+                    row.push(format!("> {secs} s"));
+                    row.push(bench.ratio_at_least(v, secs));
+                    row.push("timed out".into());
+                }
                 (_, None) => row.push("FAILED".into()),
             }
             row.resize(header.len(), String::new());
@@ -403,6 +478,9 @@ pub fn report(bench: &BenchResult) -> String {
             Outcome::Failed(why) => out += &format!("FAILED: {} / {}: {why}\n", bench.name, v.name),
             Outcome::Skipped(why) => {
                 out += &format!("skipped: {} / {}: {why}\n", bench.name, v.name)
+            }
+            Outcome::TimedOut(secs) => {
+                out += &format!("timed out: {} / {} after {secs} s\n", bench.name, v.name)
             }
             Outcome::Measured(_) => {}
         }
@@ -448,6 +526,87 @@ run = "true"
         assert_eq!(m.select(Suite::Goroutines, &["skynet".into()]).len(), 1);
         assert!(m.select(Suite::Goroutines, &["trees".into()]).is_empty());
         assert_eq!(planned_runs(&m.select(Suite::Gc, &[]), 3), 6);
+    }
+
+    const SLOW: &str = r#"
+[[bench]]
+suite = "gc"
+name = "slow"
+args = ["21"]
+timeout = 30
+[[bench.variant]]
+name = "quick"
+run = "echo"
+[[bench.variant]]
+name = "peer"
+run = "sleep 5; echo"
+timeout = 1
+[[bench.variant]]
+name = "smaller"
+run = "echo"
+args = ["18"]
+"#;
+
+    #[test]
+    fn timeouts_come_from_the_variant_the_bench_or_the_default_under_the_cap() {
+        let m: Manifest = toml::from_str(SLOW).unwrap();
+        let b = &m.bench[0];
+        assert_eq!((b.timeout_secs(0, None), b.timeout_secs(1, None)), (30, 1));
+        assert_eq!(
+            (b.timeout_secs(0, Some(10)), b.timeout_secs(1, Some(10))),
+            (10, 1)
+        );
+        let plain: Manifest = toml::from_str(MANIFEST).unwrap();
+        assert_eq!(plain.bench[0].timeout_secs(0, None), DEFAULT_TIMEOUT_SECS);
+        assert_eq!(b.variant_label(2), "smaller (args 18)");
+    }
+
+    /// A variant that runs out of time is reported as timed out (its time
+    /// at least the timeout), not failed; one with its own args gets them.
+    #[test]
+    fn a_slow_variant_times_out_and_own_args_are_passed() {
+        let dir = std::env::temp_dir().join(format!("goheap-suites-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("workloads")).unwrap();
+        let manifest = dir.join("workloads/suites.toml");
+        std::fs::write(&manifest, SLOW).unwrap();
+        let m = load(&manifest).unwrap();
+        let limits = Limits {
+            runs: 1,
+            timeout_cap: None,
+        };
+        let r = &run(
+            Suite::Gc,
+            &m.select(Suite::Gc, &[]),
+            &manifest,
+            limits,
+            &Progress::new(),
+        )[0];
+        assert!(matches!(r.variants[0].outcome, Outcome::Measured(_)));
+        assert_eq!(r.variants[1].outcome, Outcome::TimedOut(1));
+        assert!(!r.any_failed());
+        let text = report(r);
+        assert!(
+            text.contains("> 1 s") && text.contains("timed out"),
+            "{text}"
+        );
+        let logs = locate::cache_dir().join("suites");
+        let out = |v: usize| std::fs::read_to_string(logs.join(format!("slow-{v}.log.out")));
+        assert_eq!(
+            (out(0).unwrap(), out(2).unwrap()),
+            ("21\n".into(), "18\n".into())
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_failed_build_is_told_by_its_error_line() {
+        let cargo = "error: no example target named `gc_latency` in default-run packages\n\
+                     help: available example targets:\n    short_strings\n";
+        assert_eq!(
+            telling_line(cargo),
+            "error: no example target named `gc_latency` in default-run packages"
+        );
+        assert_eq!(telling_line("warning: x\nlast words\n\n"), "last words");
     }
 
     #[test]

@@ -162,7 +162,21 @@ pub extern "C" fn GC_is_init_called() -> c_int {
     libgc::is_initialized() as c_int
 }
 
+/// libgc's allocation: inline, the registered thread's own cache when no
+/// finalizer waits; else [`allocate_slow`].
+#[inline(always)]
 fn allocate(size: usize, kind: Kind) -> *mut c_void {
+    if !libgc::finalizers_ready() {
+        let p = libgc::malloc_cached(size, kind);
+        if !p.is_null() {
+            return p.cast();
+        }
+    }
+    allocate_slow(size, kind)
+}
+
+#[inline(never)]
+fn allocate_slow(size: usize, kind: Kind) -> *mut c_void {
     if !libgc::is_initialized() {
         GC_init();
     }

@@ -13,6 +13,11 @@
 //!   bdwgc#561); `GC_pthread_create` registers the new thread before its
 //!   start routine runs, and the parent waits for that, so the argument is
 //!   on a scanned stack at every moment; an exiting thread unregisters;
+//! * the allocation fast path: a registered thread allocates from its own
+//!   GC cache without entering the world (no atomic read-modify-write, two
+//!   initial-exec TLS loads); a stop waits for such a call to end
+//!   (`stoptheworld`'s "Calls outside the world"). Refills, large objects
+//!   and everything else enter the world as every `raw` call does;
 //! * the allocation entry points with libgc's semantics (size 0 gives a
 //!   valid object, `realloc` keeps the kind and shrinks in place down to
 //!   half, `strdup` gives atomic objects, OOM gives NULL to the caller, who
@@ -135,9 +140,27 @@ fn start_world() {
 /// function).
 #[inline]
 pub fn malloc(size: usize, kind: Kind) -> *mut u8 {
+    let p = malloc_cached(size, kind);
+    if !p.is_null() {
+        return p;
+    }
     enter();
     // SAFETY: raw::alloc accepts any size and kind; it returns null on OOM.
     unsafe { raw::alloc(size.max(1), kind) }
+}
+
+/// The fast path of [`malloc`] (see the module comment): an object from
+/// the registered calling thread's own cache, else null (then call
+/// [`malloc`]).
+#[inline(always)]
+pub fn malloc_cached(size: usize, kind: Kind) -> *mut u8 {
+    // SAFETY: with_own_cache passes this thread's cache and keeps cycles
+    // out until the call returns (stoptheworld's calls outside the world).
+    stoptheworld::with_own_cache(
+        #[inline(always)]
+        |c| unsafe { raw::alloc_cached(c, size, kind) },
+    )
+    .unwrap_or(core::ptr::null_mut())
 }
 
 /// `GC_free`: frees a GC object explicitly; null is ignored; anything that is

@@ -10,9 +10,14 @@
 //! `allocCache`): allocation is a trailing-zero count, a clear of that bit
 //! and a store of the span's `freeindex`.
 //!
-//! Caches are used only inside the world (`mgc.rs`), and the cycle empties
-//! every registered cache before it marks (`flush_all`), so no cache holds a
-//! span across a cycle. Taking a span counts its free slots as allocated
+//! A thread finds its cache through `os::gc_cache_word` (one initial-exec
+//! TLS load). Caches are used only inside the world (`mgc.rs`), and the
+//! cycle empties every registered cache before it marks (`flush_all`), so
+//! no cache holds a span across a cycle. The exception is libgc's: a
+//! registered C thread owns its cache (`use_thread_cache`), allocates from
+//! it outside the world when no refill is needed (`alloc_cached`), and the
+//! world stopper empties it once the thread stands still (see
+//! `stoptheworld`). Taking a span counts its free slots as allocated
 //! bytes for the pacer (as Go's `mcache.refill` does); that is when a
 //! collection may be requested.
 
@@ -76,31 +81,53 @@ pub struct GcCache {
 }
 
 impl GcCache {
-    const fn new() -> GcCache {
+    pub(crate) const fn new() -> GcCache {
         GcCache {
             c: [[EMPTY; NUM_SIZE_CLASSES]; C_KINDS],
             typed: [(ptr::null(), EMPTY); TYPED_SLOTS],
         }
     }
 
-    /// Allocates one object of `kind` in size class `class` (not 0).
+    /// Allocates one object of `kind` in size class `class` (not 0),
+    /// zeroed if the kind says so.
     #[inline(always)]
     pub fn alloc(&mut self, kind: Kind, class: usize) -> *mut u8 {
-        let slot = self.slot(kind, class);
-        if slot.free != 0 {
-            let i = slot.free.trailing_zeros() as usize;
-            slot.free &= slot.free - 1;
-            let idx = slot.word as usize * 64 + i;
-            // SAFETY: the slot's span is live and this cache's alone.
-            let s = unsafe { &*slot.span };
-            s.freeindex.store(idx as u32 + 1, Ordering::Relaxed);
-            // The next object of this slot will be written soon: start
-            // bringing its line in (reused memory is rarely cached).
-            let next = slot.word as usize * 64 + slot.free.trailing_zeros() as usize;
-            prefetch(s.base + next * s.elemsize);
-            return s.object(idx) as *mut u8;
+        let p = self.alloc_cached(kind, class);
+        if !p.is_null() {
+            return p;
         }
         self.alloc_refill(kind, class)
+    }
+
+    /// Allocates from the slot's current window only: no lock, no refill,
+    /// null when the window is empty.
+    #[inline(always)]
+    fn alloc_cached(&mut self, kind: Kind, class: usize) -> *mut u8 {
+        let slot = self.slot(kind, class);
+        let free = slot.free;
+        if free == 0 {
+            return ptr::null_mut();
+        }
+        // Everything read first, into locals: the stores below would
+        // otherwise make the compiler read the slot and the span again.
+        let rest = free & (free - 1);
+        let first = slot.word as usize * 64;
+        // SAFETY: the slot's span is live and this cache's alone.
+        let s = unsafe { &*slot.span };
+        let (base, size) = (s.base, s.elemsize);
+        let idx = first + free.trailing_zeros() as usize;
+        slot.free = rest;
+        s.freeindex.store(idx as u32 + 1, Ordering::Relaxed);
+        // The next object of this slot will be written soon: start
+        // bringing its line in (reused memory is rarely cached).
+        prefetch(base + (first + rest.trailing_zeros() as usize) * size);
+        let p = (base + idx * size) as *mut u8;
+        if kind.zeroes() {
+            // SAFETY: a fresh object of the span, ours (class sizes are
+            // multiples of 16 from 16 bytes up, and so are object starts).
+            unsafe { zero(p, size) };
+        }
+        p
     }
 
     #[inline(always)]
@@ -147,7 +174,8 @@ impl GcCache {
         self.alloc(kind, class)
     }
 
-    fn clear(&mut self) {
+    /// Forgets every cached span (the next sweep finds their free slots).
+    pub(crate) fn clear(&mut self) {
         *self = GcCache::new();
     }
 }
@@ -260,12 +288,50 @@ pub fn alloc(kind: Kind, size: usize, align: usize) -> *mut u8 {
     let Some(class) = class_of(size.max(1), align) else {
         return alloc_large(kind, size.max(1));
     };
-    let p = with_cache(|c| c.alloc(kind, class));
-    if !p.is_null() && kind.zeroes() {
-        // SAFETY: a fresh object of its class, ours.
-        unsafe { ptr::write_bytes(p, 0, crate::alloc::sizeclasses::class_size(class)) };
+    with_cache(|c| c.alloc(kind, class))
+}
+
+/// libgc's fast path (`gc::libgc`): `size` bytes of C kind `kind`, 16-byte
+/// aligned, from `cache`'s current span only: no lock, no refill, no call
+/// into the heap; null when that takes more (the caller then enters the
+/// world and calls [`alloc`]). The caller keeps every cycle out meanwhile,
+/// as for any use of a cache.
+#[inline(always)]
+pub fn alloc_cached(cache: &mut GcCache, kind: Kind, size: usize) -> *mut u8 {
+    let Some(class) = class_of(size.max(1), 16) else {
+        return ptr::null_mut();
+    };
+    cache.alloc_cached(kind, class)
+}
+
+/// Zeroes an object of `size` bytes (a class size); up to 64 bytes with
+/// inline 16-byte stores rather than a `memset` call.
+///
+/// # Safety
+/// `size` bytes from `p` are writable; `p` is 16-byte aligned if `size` is
+/// a multiple of 16.
+#[inline(always)]
+unsafe fn zero(p: *mut u8, size: usize) {
+    if size > 64 || size % 16 != 0 {
+        // SAFETY: per the contract.
+        unsafe { ptr::write_bytes(p, 0, size) };
+        return;
     }
-    p
+    let w = p as *mut u128;
+    // SAFETY: per the contract, each store is inside the object (size is
+    // 16, 32, 48 or 64).
+    unsafe {
+        w.write(0);
+        if size > 16 {
+            w.add(1).write(0);
+            if size > 32 {
+                w.add(2).write(0);
+                if size > 48 {
+                    w.add(3).write(0);
+                }
+            }
+        }
+    }
 }
 
 /// The size class for `size` bytes aligned to `align`, `None` if large.
@@ -297,6 +363,9 @@ impl Drop for CacheHandle {
         // Inside the world, so that no cycle is flushing this cache.
         let _w = mgc::World::enter_short();
         let me = self.0.get() as usize;
+        if crate::os::gc_cache_word::get() == me {
+            crate::os::gc_cache_word::set(0);
+        }
         lock_caches().retain(|&c| c != me);
     }
 }
@@ -315,12 +384,29 @@ static FALLBACK: Mutex<GcCache> = Mutex::new(GcCache::new());
 // SAFETY: the fallback cache is used under its lock, inside the world.
 unsafe impl Send for GcCache {}
 
+/// Runs `f` on this thread's cache: the one in `os::gc_cache_word` (one
+/// initial-exec TLS load, no `__tls_get_addr` even in `libgoheap.so`),
+/// else the thread's `CACHE`, which the word then names until its
+/// destructor, else (after it) the locked `FALLBACK`.
 #[inline(always)]
 fn with_cache<R>(f: impl FnOnce(&mut GcCache) -> R) -> R {
+    let c = crate::os::gc_cache_word::get() as *mut GcCache;
+    if !c.is_null() {
+        // SAFETY: the word names a live cache of this thread (`CACHE`'s,
+        // cleared by its destructor, or one installed by `use_thread_cache`
+        // under its contract); no reentrant use (allocation never allocates
+        // GC objects).
+        return f(unsafe { &mut *c });
+    }
+    with_cache_slow(f)
+}
+
+#[cold]
+fn with_cache_slow<R>(f: impl FnOnce(&mut GcCache) -> R) -> R {
     let mut f = Some(f);
     let r = CACHE.try_with(|h| {
-        // SAFETY: this thread's cache; no reentrant use (allocation never
-        // allocates GC objects).
+        crate::os::gc_cache_word::set(h.0.get() as usize);
+        // SAFETY: this thread's cache; no reentrant use (as above).
         (f.take().unwrap())(unsafe { &mut *h.0.get() })
     });
     match r {
@@ -330,6 +416,17 @@ fn with_cache<R>(f: impl FnOnce(&mut GcCache) -> R) -> R {
             (f.take().unwrap())(&mut c)
         }
     }
+}
+
+/// Makes `cache` this thread's cache (libgc's registered threads own theirs,
+/// which `flush_all` does not see); null goes back to the thread's own.
+///
+/// # Safety
+/// `cache` stays live and used by this thread alone until it is replaced;
+/// whoever installs it empties it in every cycle, after stopping this
+/// thread and before the mark.
+pub unsafe fn use_thread_cache(cache: *mut GcCache) {
+    crate::os::gc_cache_word::set(cache as usize);
 }
 
 /// Empties every cache. Called by the cycle, with the world stopped.

@@ -241,6 +241,14 @@ fn wait_a_little(seen: usize, deadline: Option<Instant>) {
     }
 }
 
+/// Whether a cycle holds the world (one relaxed load). For libgc's
+/// registered C threads, which allocate from their caches without entering
+/// the world and must not while a cycle holds it (see `gc::libgc`).
+#[inline(always)]
+pub fn world_held() -> bool {
+    STATE.load(Ordering::Relaxed) & RUNNING != 0
+}
+
 /// Asks for a collection; it runs when the world empties.
 pub fn request() {
     if STATE.load(Ordering::Relaxed) & PENDING == 0 {

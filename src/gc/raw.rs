@@ -14,6 +14,8 @@
 use super::api::allocate_black;
 use super::mbitmap::{self, Kind as SpanKind};
 use super::mcache;
+pub use super::mcache::{use_thread_cache, GcCache};
+pub use super::mgc::world_held;
 use super::mgc::{self, World};
 use super::mgcmark;
 pub use super::mgcmark::Marker;
@@ -59,6 +61,23 @@ fn alloc_once(size: usize, kind: Kind) -> *mut u8 {
     mgc::refuse_in_cycle("raw::alloc");
     let _w = World::enter_short();
     let p = mcache::alloc(span_kind(kind), size, 16);
+    if !p.is_null() {
+        allocate_black(p as usize);
+    }
+    p
+}
+
+/// The fast path of [`alloc`] for a thread that keeps cycles out without
+/// entering the world (libgc's registered C threads, see `stoptheworld`):
+/// from `cache`'s current span only, with no lock and no refill; null when
+/// it takes more (then call [`alloc`]).
+///
+/// # Safety
+/// As for [`alloc`]; `cache` is the calling thread's (`use_thread_cache`),
+/// and no cycle holds the world from before this call until it returns.
+#[inline(always)]
+pub unsafe fn alloc_cached(cache: &mut GcCache, size: usize, kind: Kind) -> *mut u8 {
+    let p = mcache::alloc_cached(cache, span_kind(kind), size);
     if !p.is_null() {
         allocate_black(p as usize);
     }

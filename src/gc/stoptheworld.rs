@@ -10,7 +10,9 @@
 //! # Data
 //! * `REGISTRY`: a runtime `Mutex` over an intrusive list of `Thread` records
 //!   (`tid`, stack top = highest address, the stack pointer published while
-//!   stopped). Records are malloc'd, never GC'd.
+//!   stopped, the thread's GC cache and its call flags). Records are
+//!   malloc'd, never GC'd; each thread reaches its own through
+//!   `os::c_thread_word` (null while unregistered).
 //! * `WORLD`: a futex word, even while the world runs, odd while it is
 //!   stopped; every stop and every start adds one.
 //! * `PENDING`: a futex word counting the stopped threads whose
@@ -34,13 +36,15 @@
 //!    the key destructor makes impossible short of `SIGKILL`-like deaths, gets
 //!    `ESRCH` and is skipped);
 //! 4. waits on `PENDING` until it is 0: every thread is now parked in the
-//!    handler below;
+//!    handler below (or after its call, next section), and empties every
+//!    registered thread's GC cache;
 //! 5. releases the allocator locks (see "Locks" below).
 //!
 //! A stopped thread (the signal handler, async-signal-safe: atomics, `gettid`,
 //! `futex`, nothing else):
-//! 1. finds its record by tid (the list cannot change: the collector holds
-//!    the lock);
+//! 1. finds its record through its TLS word (the list cannot change: the
+//!    collector holds the lock); inside a call outside the world it only
+//!    leaves a note and returns (next section);
 //! 2. publishes as its stack pointer the address of a local of the handler:
 //!    the kernel put the interrupted context (every register) on this same
 //!    stack, above the handler's frame (the handler does not run on an
@@ -57,11 +61,41 @@
 //! thread is still inside the handler when the next stop begins; it would
 //! otherwise sleep through it on the old value) and releases `REGISTRY`.
 //!
+//! # Calls outside the world
+//! Entering the GC core's world (`mgc.rs`) costs two atomic
+//! read-modify-writes on one shared word, more than the rest of a small
+//! allocation. A registered thread need not pay them for what its own cache
+//! serves: it is stopped by signal anyway. Such a call
+//! ([`with_own_cache`]):
+//! 1. sets its record's `in_call` (a plain store; only the thread's own
+//!    signal handler reads it, so program order is all it needs);
+//! 2. gives up (and takes the world's way) if a cycle holds the world
+//!    (`raw::world_held`, one relaxed load);
+//! 3. allocates from the record's `cache` only: no lock, no refill, no
+//!    blocking;
+//! 4. clears `in_call`, then parks if `deferred` is set.
+//!
+//! The suspend handler that finds `in_call` set does not park: it sets
+//! `deferred` and returns; the call ends within a few instructions and
+//! parks itself (`park_after_call`, which spills its registers with
+//! `getcontext` first), acknowledging the stop then. So every thread the
+//! stop reaches stands still *outside* such a call before the stop returns,
+//! and the stop empties every registered thread's cache (`empty_caches`)
+//! before the mark: no cache is in use or holds a span across a cycle. A
+//! call that read a stale "not held" in step 2 is one the stop waits out; a
+//! call after the restart sees "held" (the restart's `WORLD` store, which
+//! it acquired, comes after the cycle took the world) until the cycle lets
+//! the world go, sweep included. Registration publishes the record (and
+//! makes its cache the thread's, `raw::use_thread_cache`) under the
+//! registry's lock, so a stop never signals a thread that cannot find its
+//! record.
+//!
 //! # Locks: why a stopped thread never holds one the collector needs
 //! The GC core runs a cycle only when no thread is inside its *world*
-//! (`mgc.rs`; every `raw` call is inside it), and only then calls the
-//! stopper: a stopped C thread is never inside a GC allocation or the GC's
-//! caches. It may be anywhere else: inside `malloc` (goheap's own, when
+//! (`mgc.rs`; every `raw` call but the fast path above is inside it), and
+//! only then calls the stopper: a stopped C thread is never inside a GC
+//! allocation or the GC's caches (a fast-path call is waited out, and takes
+//! no lock). It may be anywhere else: inside `malloc` (goheap's own, when
 //! preloaded or linked) with an mcentral or the mheap lock held, waiting to
 //! enter the world, or in libgc's API holding one of the libgc tables' locks.
 //! The collector must not then block on such a lock, and it does not,
@@ -92,9 +126,12 @@
 //! stalls the collector until it unblocks it, as with libgc;
 //! `GC_pthread_sigmask` removes the suspend signal from what it blocks.
 
+use super::raw::{self, GcCache};
 use crate::lock::{futex_wait, futex_wait_timeout, futex_wake, Mutex};
+use crate::os::c_thread_word;
+use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
 /// One registered thread.
 struct Thread {
@@ -112,6 +149,14 @@ struct Thread {
     context: AtomicUsize,
     /// Did the current stop reach this thread?
     stopped: bool,
+    /// The thread's GC cache (`raw::use_thread_cache`), emptied by every
+    /// stop once the thread stands still.
+    cache: UnsafeCell<GcCache>,
+    /// Set by the thread while it allocates from `cache` outside the world.
+    in_call: AtomicBool,
+    /// Set by the suspend handler that found `in_call`: the thread parks
+    /// when its call ends.
+    deferred: AtomicBool,
     next: *mut Thread,
 }
 
@@ -236,14 +281,53 @@ pub fn current_stack() -> (usize, usize) {
     }
 }
 
+/// The calling thread's record, null if it is not registered (one
+/// initial-exec TLS load; set and cleared under the registry's lock).
+#[inline(always)]
+fn current() -> *const Thread {
+    c_thread_word::get() as *const Thread
+}
+
 /// The answer of [`is_registered`] without the lock, for the allocation
-/// path: a registered thread's value of the exit key is set (glibc reads a
-/// key's value from the thread descriptor, with no `__tls_get_addr` call).
+/// path.
 #[inline]
 pub fn is_registered_fast() -> bool {
-    let key = EXIT_KEY.load(Ordering::Relaxed);
-    // SAFETY: a key created by install_once (key + 1 stored, 0: none yet).
-    key != 0 && !unsafe { libc::pthread_getspecific(key - 1) }.is_null()
+    !current().is_null()
+}
+
+/// Runs `f` on the calling thread's own GC cache outside the world (see
+/// "Calls outside the world"): a stop that signals the thread meanwhile
+/// parks it once `f` returns. `None`, without running `f`, if the thread
+/// is not registered or a cycle holds the world.
+///
+/// `f` must not block, take a lock, or enter the world.
+#[inline(always)]
+pub fn with_own_cache<R>(f: impl FnOnce(&mut GcCache) -> R) -> Option<R> {
+    let t = current();
+    if t.is_null() {
+        return None;
+    }
+    // SAFETY: our own live record (it is freed only by unregister_current
+    // on this thread).
+    let t = unsafe { &*t };
+    t.in_call.store(true, Ordering::Relaxed);
+    // Only this thread's signal handler reads `in_call`: program order,
+    // which a compiler fence keeps, is all it needs.
+    compiler_fence(Ordering::SeqCst);
+    let r = if raw::world_held() {
+        None
+    } else {
+        // SAFETY: our cache, used by this thread alone, and by a stop only
+        // while this thread is parked outside a call.
+        Some(f(unsafe { &mut *t.cache.get() }))
+    };
+    compiler_fence(Ordering::SeqCst);
+    t.in_call.store(false, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
+    if t.deferred.load(Ordering::Relaxed) {
+        park_after_call(t);
+    }
+    r
 }
 
 /// Registers the calling thread unless it is registered already.
@@ -306,6 +390,9 @@ pub fn register_current(stack_top: usize) -> bool {
         sp: AtomicUsize::new(0),
         context: AtomicUsize::new(0),
         stopped: false,
+        cache: UnsafeCell::new(GcCache::new()),
+        in_call: AtomicBool::new(false),
+        deferred: AtomicBool::new(false),
         next: ptr::null_mut(),
     }));
     let mut r = REGISTRY.lock();
@@ -319,6 +406,11 @@ pub fn register_current(stack_top: usize) -> bool {
     // SAFETY: our fresh record, linked under the lock.
     unsafe { (*rec).next = r.head };
     r.head = rec;
+    // Published under the lock: a stop that signals this thread finds it.
+    c_thread_word::set(rec as usize);
+    // SAFETY: the record lives until unregister_current (on this thread)
+    // uninstalls the cache; every stop empties it (stop_world).
+    unsafe { raw::use_thread_cache((*rec).cache.get()) };
     drop(r);
     set_exit_key(true);
     true
@@ -336,6 +428,8 @@ pub fn unregister_current() -> bool {
         while !(*link).is_null() {
             if (**link).tid == tid {
                 let rec = *link;
+                raw::use_thread_cache(ptr::null_mut());
+                c_thread_word::set(0);
                 *link = (*rec).next;
                 drop(Box::from_raw(rec));
                 return true;
@@ -395,7 +489,22 @@ pub fn stop_world(lock_all: fn(), unlock_all: fn()) {
     }
     r.stopped = stopped;
     wait_until_zero(&PENDING);
+    empty_caches(r);
     unlock_all();
+}
+
+/// Empties every registered thread's GC cache: all of them stand still,
+/// outside any call (the caller's own included: it is stopping the world).
+fn empty_caches(r: &Registry) {
+    let mut t = r.head;
+    while !t.is_null() {
+        // SAFETY: live record under the lock; its thread is parked outside
+        // a call, or is the caller.
+        unsafe {
+            (*(*t).cache.get()).clear();
+            t = (*t).next;
+        }
+    }
 }
 
 fn count_others(r: &Registry, me: libc::pid_t) -> u32 {
@@ -507,33 +616,54 @@ fn wait_until_zero(word: &AtomicU32) {
     }
 }
 
-/// The suspend signal's handler: park until the world restarts.
+/// The suspend signal's handler: park until the world restarts, or, inside
+/// a call outside the world, leave a note to park when it ends.
 extern "C" fn suspend_handler(_sig: i32, _info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: __errno_location is async-signal-safe and returns this thread's errno.
     let saved_errno = unsafe { *libc::__errno_location() };
     let epoch = WORLD.load(Ordering::Acquire);
-    if epoch % 2 == 1 {
-        // SAFETY: the collector holds REGISTRY's lock and does not change the
-        // list while the world is stopping; we only read it and write our
-        // own record's atomic.
-        let r = unsafe { &*REGISTRY.data_ptr() };
-        if let Some(t) = find(r, gettid()) {
+    let t = current();
+    if epoch % 2 == 1 && !t.is_null() {
+        // SAFETY: our own live record: the collector holds REGISTRY's lock,
+        // so nobody unregisters meanwhile.
+        let t = unsafe { &*t };
+        if t.in_call.load(Ordering::Relaxed) {
+            t.deferred.store(true, Ordering::Relaxed);
+        } else {
             let local = 0usize;
             let sp = core::hint::black_box(&local) as *const usize as usize;
-            // SAFETY: live record, see above.
-            unsafe {
-                (*t).context.store(ctx as usize, Ordering::Relaxed);
-                (*t).sp.store(sp, Ordering::Release);
-            }
-            ack();
-            while WORLD.load(Ordering::Acquire) == epoch {
-                futex_wait(&WORLD, epoch);
-            }
-            ack();
+            park(t, sp, ctx as usize, epoch);
         }
     }
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = saved_errno };
+}
+
+/// Publishes where this stopped thread's stack and registers are, then
+/// sleeps until the world moves on from `epoch` (async-signal-safe).
+fn park(t: &Thread, sp: usize, ctx: usize, epoch: u32) {
+    t.context.store(ctx, Ordering::Relaxed);
+    t.sp.store(sp, Ordering::Release);
+    ack();
+    while WORLD.load(Ordering::Acquire) == epoch {
+        futex_wait(&WORLD, epoch);
+    }
+    ack();
+}
+
+/// The stop that came during a call: spill the registers onto this stack
+/// (callee-saved ones may hold the caller's pointers) and park from here.
+#[cold]
+#[inline(never)]
+fn park_after_call(t: &Thread) {
+    t.deferred.store(false, Ordering::Relaxed);
+    let mut ctx = core::mem::MaybeUninit::<libc::ucontext_t>::uninit();
+    // SAFETY: getcontext fills the buffer we own.
+    unsafe { libc::getcontext(ctx.as_mut_ptr()) };
+    let at = ctx.as_ptr() as usize;
+    // The stop waits for this thread's acknowledgement: WORLD is still odd.
+    park(t, at, at, WORLD.load(Ordering::Acquire));
+    core::hint::black_box(&ctx);
 }
 
 fn ack() {
@@ -630,6 +760,59 @@ mod tests {
         }
         done.store(true, Ordering::Relaxed);
         for h in handles {
+            h.join().unwrap();
+        }
+    }
+
+    /// A stop that lands inside a call outside the world waits for the call
+    /// to end: while the world is stopped no thread is inside one, and the
+    /// calls make no progress; afterwards they go on.
+    #[test]
+    fn a_stop_waits_for_calls_outside_the_world_to_end() {
+        static INSIDE: AtomicUsize = AtomicUsize::new(0);
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        let done = Arc::new(AtomicBool::new(false));
+        let callers: Vec<_> = (0..2)
+            .map(|_| {
+                let done = done.clone();
+                std::thread::spawn(move || {
+                    assert!(register_current(0));
+                    while !done.load(Ordering::Relaxed) {
+                        let ran = with_own_cache(|_| {
+                            INSIDE.fetch_add(1, Ordering::SeqCst);
+                            for _ in 0..2000 {
+                                core::hint::spin_loop();
+                            }
+                            INSIDE.fetch_sub(1, Ordering::SeqCst);
+                        });
+                        assert!(ran.is_some(), "no cycle holds the world here");
+                        CALLS.fetch_add(1, Ordering::SeqCst);
+                    }
+                    assert!(unregister_current());
+                })
+            })
+            .collect();
+        while CALLS.load(Ordering::SeqCst) < 100 {
+            std::thread::yield_now();
+        }
+        for _ in 0..200 {
+            stop_world(nothing, nothing);
+            assert_eq!(INSIDE.load(Ordering::SeqCst), 0, "stopped inside a call");
+            let calls = CALLS.load(Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            assert_eq!(
+                CALLS.load(Ordering::SeqCst),
+                calls,
+                "a call ran while stopped"
+            );
+            start_world();
+        }
+        let calls = CALLS.load(Ordering::SeqCst);
+        while CALLS.load(Ordering::SeqCst) < calls + 100 {
+            std::thread::yield_now();
+        }
+        done.store(true, Ordering::Relaxed);
+        for h in callers {
             h.join().unwrap();
         }
     }

@@ -7,6 +7,7 @@
  * a fork() with registered threads alive (the child collects alone). */
 #define GC_THREADS
 #include "gccheck.h"
+#include "lists.h"
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,32 +15,6 @@
 #define THREADS 4
 #define ROUNDS 40
 #define LEN 2000
-
-struct node {
-    struct node *next;
-    long value;
-};
-
-static volatile int stop_collecting;
-
-static struct node *build(long seed, int n) {
-    struct node *head = NULL;
-    for (int i = 0; i < n; i++) {
-        struct node *x = GC_MALLOC(sizeof *x);
-        REQUIRE(x);
-        x->value = seed * 1000003 + i;
-        x->next = head;
-        head = x;
-    }
-    return head;
-}
-
-static int intact(const struct node *x, long seed, int n) {
-    for (int i = n - 1; i >= 0; i--, x = x->next)
-        if (!x || x->value != seed * 1000003 + i)
-            return 0;
-    return x == NULL;
-}
 
 struct arg {
     long seed;
