@@ -946,6 +946,28 @@ mod tests {
         assert!((0..NUM_SPAN_CLASSES).all(|i| c.lists[i].len == 0 && c.unpaid[i].len == 0));
     }
 
+    /// At Go's default rate a thread samples about one allocation per 512
+    /// KiB it allocates.
+    #[test]
+    fn the_default_rate_samples_about_once_per_512_kib() {
+        let spc = SpanClass::noscan(size_to_class(1024));
+        let mut c = MCache::new();
+        c.start_sampling(crate::profile::sampler::DEFAULT_RATE);
+        let (n, mut samples) = (600_000u64, 0u64);
+        for _ in 0..n {
+            let p = c.alloc(spc);
+            samples += u64::from(c.take_sample());
+            // SAFETY: p is an in-use object of spc.
+            unsafe { c.free(spc, p) };
+        }
+        let per_sample = (n * 1024) as f64 / samples as f64;
+        assert!(
+            (per_sample / (512.0 * 1024.0) - 1.0).abs() < 0.1,
+            "{per_sample} B per sample"
+        );
+        c.release_all();
+    }
+
     /// While sampling, every free leaves its object off the list the fast
     /// path pops, so that no allocation escapes the count; a double free is
     /// still caught by the object's mark.
