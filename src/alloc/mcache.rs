@@ -11,8 +11,8 @@
 //! whole, to the central's transfer stack (`mcentral.rs`), where the next
 //! refill of any thread finds it. So a thread caches a bounded amount, and
 //! a producer→consumer pair cycles batches through the central instead of
-//! growing the heap. Classes of objects larger than a page start with
-//! refills of one object, doubling up to their batch (`FIRST_REFILL`).
+//! growing the heap. A class's first refill takes 4 KiB of objects (at
+//! least one), and refills double up to the batch (`FIRST_REFILL`).
 //!
 //! The fast paths (`try_alloc`, `push_free`) are a list pop and a list push,
 //! called by `malloc.rs` with the cache pointer it read from the thread word
@@ -109,19 +109,26 @@ const fn batch_table() -> [u32; NUM_SPAN_CLASSES] {
     t
 }
 
-/// The first refill of a class in a fresh (or trimmed) cache: a whole
-/// batch, except for classes of objects larger than a page, whose batches
-/// are several spans: there a thread that uses the class once should hold
-/// one object, not a batch. Later refills double up to `BATCH` (tcmalloc's
-/// slow start).
+/// The first refill of a class in a fresh (or trimmed) cache: the objects
+/// of 4 KiB (`FIRST_REFILL_BYTES`), at least one, at most a batch. A
+/// thread that uses a class a few times then holds a few objects, not 64
+/// KiB (a program touching many classes on many threads kept 2× the pages
+/// mimalloc did); later refills double up to `BATCH` (tcmalloc's slow
+/// start), so a class in steady use moves whole batches after four.
 const FIRST_REFILL: [u8; NUM_SPAN_CLASSES] = first_refill_table();
+const FIRST_REFILL_BYTES: usize = 4096;
 
 const fn first_refill_table() -> [u8; NUM_SPAN_CLASSES] {
     let mut t = [0u8; NUM_SPAN_CLASSES];
     let mut i = 0;
     while i < NUM_SPAN_CLASSES {
         let size = class_size(SpanClass(i as u8).sizeclass());
-        t[i] = if size > PAGE_SIZE { 1 } else { BATCH[i] as u8 };
+        t[i] = match FIRST_REFILL_BYTES.checked_div(size) {
+            None => 0,
+            Some(n) if n < 1 => 1,
+            Some(n) if n > BATCH[i] as usize => BATCH[i] as u8,
+            Some(n) => n as u8,
+        };
         i += 1;
     }
     t
@@ -795,6 +802,29 @@ mod tests {
         c.release_all();
     }
 
+    /// Small classes start with 4 KiB of objects and double up to a batch.
+    #[test]
+    fn refills_of_small_classes_start_at_4_kib_and_double() {
+        let spc = SpanClass::noscan(size_to_class(512));
+        let mut c = MCache::new();
+        let mut refills = Vec::new();
+        let mut objs = Vec::new();
+        while refills.len() < 5 {
+            let empty = c.cached(spc) == 0;
+            objs.push(c.alloc(spc));
+            if empty {
+                refills.push(c.cached(spc) + 1);
+            }
+        }
+        assert_eq!(refills, [8, 16, 32, 64, 64]);
+        assert_eq!(BATCH[spc.index()], 64);
+        for o in objs {
+            // SAFETY: each is an in-use object of spc.
+            unsafe { c.free(spc, o) };
+        }
+        c.release_all();
+    }
+
     #[test]
     fn alloc_free_cycle_stays_in_the_cache_and_flushes_past_the_limit() {
         let spc = SpanClass::noscan(size_to_class(5000));
@@ -802,7 +832,7 @@ mod tests {
         let mut c = MCache::new();
         let p = c.alloc(spc);
         assert!(!p.is_null());
-        assert_eq!(c.cached(spc), batch - 1);
+        assert_eq!(c.cached(spc), u32::from(FIRST_REFILL[spc.index()]) - 1);
         // SAFETY: p is an in-use object of spc.
         unsafe { c.free(spc, p) };
         assert_eq!(c.alloc(spc), p, "LIFO: the freed object comes back first");
