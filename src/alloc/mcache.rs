@@ -784,45 +784,35 @@ mod tests {
     fn refills_of_classes_above_a_page_start_small_and_double() {
         let spc = SpanClass::noscan(size_to_class(24000));
         let batch = BATCH[spc.index()];
+        assert_eq!(first_refills(spc, 4), [1, 2, 4.min(batch), 8.min(batch)]);
+    }
+
+    /// The sizes of the first `n` refills of `spc` in a fresh cache.
+    fn first_refills(spc: SpanClass, n: usize) -> Vec<u32> {
         let mut c = MCache::new();
         let mut objs = Vec::new();
         let mut refills = Vec::new();
-        while refills.len() < 4 {
+        while refills.len() < n {
             let empty = c.cached(spc) == 0;
             objs.push(c.alloc(spc));
             if empty {
                 refills.push(c.cached(spc) + 1);
             }
         }
-        assert_eq!(refills, [1, 2, 4.min(batch), 8.min(batch)]);
         for o in objs {
             // SAFETY: each is an in-use object of spc.
             unsafe { c.free(spc, o) };
         }
         c.release_all();
+        refills
     }
 
     /// Small classes start with 4 KiB of objects and double up to a batch.
     #[test]
     fn refills_of_small_classes_start_at_4_kib_and_double() {
         let spc = SpanClass::noscan(size_to_class(512));
-        let mut c = MCache::new();
-        let mut refills = Vec::new();
-        let mut objs = Vec::new();
-        while refills.len() < 5 {
-            let empty = c.cached(spc) == 0;
-            objs.push(c.alloc(spc));
-            if empty {
-                refills.push(c.cached(spc) + 1);
-            }
-        }
-        assert_eq!(refills, [8, 16, 32, 64, 64]);
         assert_eq!(BATCH[spc.index()], 64);
-        for o in objs {
-            // SAFETY: each is an in-use object of spc.
-            unsafe { c.free(spc, o) };
-        }
-        c.release_all();
+        assert_eq!(first_refills(spc, 5), [8, 16, 32, 64, 64]);
     }
 
     #[test]
