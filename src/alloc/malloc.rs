@@ -32,8 +32,8 @@ use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState
 use crate::alloc::mstats::{self, Stats};
 use crate::alloc::scavenger;
 use crate::alloc::sizeclasses::{
-    class_for_aligned, size_to_class, smallest_class_holding, MAX_SMALL_SIZE, PAGE_SIZE,
-    SMALL_SIZE_MAX, TINY_SIZE,
+    class_for_aligned, class_size, size_to_class, smallest_class_holding, MAX_SMALL_SIZE,
+    PAGE_SIZE, SMALL_SIZE_MAX, TINY_SIZE,
 };
 use crate::options;
 use crate::os;
@@ -70,8 +70,8 @@ pub fn is_tiny(size: usize, align: usize) -> bool {
 /// bytes: a pop off this thread's cache list, with no call. A thread's first
 /// allocation and empty lists go to `alloc_small_slow`.
 #[inline(always)]
-fn alloc_small(spc: SpanClass, size: usize) -> *mut u8 {
-    let p = try_alloc_small(spc, size);
+fn alloc_small(spc: SpanClass) -> *mut u8 {
+    let p = try_alloc_small(spc);
     if !p.is_null() {
         return p;
     }
@@ -79,23 +79,14 @@ fn alloc_small(spc: SpanClass, size: usize) -> *mut u8 {
 }
 
 /// `alloc_small` without its slow path: null when this thread has no cache
-/// or its list is empty (the request is counted for the heap profile all the
-/// same, so the slow path does not count it again).
+/// or its list is empty. The heap profile costs it nothing: its sampled
+/// allocations come to the slow path (`mcache.rs`).
 #[inline(always)]
-fn try_alloc_small(spc: SpanClass, size: usize) -> *mut u8 {
+fn try_alloc_small(spc: SpanClass) -> *mut u8 {
     match mcache::current() {
-        Some(mut c) => {
-            // SAFETY: this thread's own live cache; nothing else refers to it
-            // while the allocator runs on this thread.
-            let c = unsafe { c.as_mut() };
-            let p = c.try_alloc(spc);
-            // Heap-profile hook (crate::profile): count the bytes; past the
-            // sampling point, `profile_sample_small`.
-            if profile::sampler::count(&mut c.next_sample, size) < 0 {
-                return profile_sample_small(p, size);
-            }
-            p
-        }
+        // SAFETY: this thread's own live cache; nothing else refers to it
+        // while the allocator runs on this thread.
+        Some(mut c) => unsafe { c.as_mut() }.try_alloc(spc),
         None => ptr::null_mut(),
     }
 }
@@ -103,7 +94,14 @@ fn try_alloc_small(spc: SpanClass, size: usize) -> *mut u8 {
 #[cold]
 #[inline(never)]
 fn alloc_small_slow(spc: SpanClass) -> *mut u8 {
-    with_cache(|c| c.alloc(spc))
+    let (p, sampled) = with_cache(|c| {
+        let p = c.alloc(spc);
+        (p, c.take_sample())
+    });
+    if sampled {
+        return profile_sample_small(p, class_size(spc.sizeclass()));
+    }
+    p
 }
 
 /// Allocates `size` bytes aligned to `align` (a power of two); null when out
@@ -116,7 +114,7 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         // SAFETY: rounded ≤ SMALL_SIZE_MAX, so the index is at most
         // SMALL_SIZE_MAX / 8.
         let spc = unsafe { *SPAN_CLASS_8.get_unchecked(rounded.div_ceil(8)) };
-        return alloc_small(spc, rounded);
+        return alloc_small(spc);
     }
     alloc_slow(size, align)
 }
@@ -129,7 +127,7 @@ pub const C_SMALL_MAX: usize = SMALL_SIZE_MAX;
 /// Null when out of memory.
 #[inline(always)]
 pub fn alloc_c_small(size: usize) -> *mut u8 {
-    alloc_small(c_span_class(size), size)
+    alloc_small(c_span_class(size))
 }
 
 /// `alloc_c_small` without its slow path (no call, so the caller needs no
@@ -137,7 +135,7 @@ pub fn alloc_c_small(size: usize) -> *mut u8 {
 /// then the caller calls `alloc_c_small`.
 #[inline(always)]
 pub fn try_alloc_c_small(size: usize) -> *mut u8 {
-    try_alloc_small(c_span_class(size), size)
+    try_alloc_small(c_span_class(size))
 }
 
 #[inline(always)]
@@ -176,30 +174,30 @@ fn alloc_slow(size: usize, align: usize) -> *mut u8 {
     if size <= MAX_SMALL_SIZE && align <= 16 {
         // A multiple of 16 stays within MAX_SMALL_SIZE when rounded up.
         let rounded = (size + align - 1) & !(align - 1);
-        return alloc_small(SpanClass::noscan(size_to_class(rounded)), rounded);
+        return alloc_small(SpanClass::noscan(size_to_class(rounded)));
     }
     match class_for_aligned(size, align) {
-        Some(class) => alloc_small(SpanClass::noscan(class), size),
+        Some(class) => alloc_small(SpanClass::noscan(class)),
         None => alloc_large(size, align, false),
     }
 }
 
 fn alloc_large(size: usize, align: usize, zero: bool) -> *mut u8 {
     let p = alloc_large_span(size, align, zero);
-    // Heap-profile hook (crate::profile), as in `alloc`.
-    if with_cache(|c| profile::sampler::count(&mut c.next_sample, size)) < 0 {
-        profile_sample_large(p, size);
+    // Heap-profile hook (crate::profile).
+    if with_cache(|c| c.sample_large(size)) && !p.is_null() {
+        profile::record_alloc(p, size);
     }
     p
 }
 
-/// Heap-profile hook (crate::profile): small object `p` passed the sampling
-/// point. If it is sampled, it moves to a span of its own (as tcmalloc's
+/// Heap-profile hook (crate::profile): small object `p` of `size` bytes
+/// (its class's) is sampled: it moves to a span of its own (as tcmalloc's
 /// sampled objects do), so that only `free_large` looks for records.
 #[cold]
 #[inline(never)]
 fn profile_sample_small(p: *mut u8, size: usize) -> *mut u8 {
-    if !with_cache(|c| profile::sampler::rearm(&mut c.next_sample, size)) || p.is_null() {
+    if p.is_null() {
         return p;
     }
     let own = alloc_large_span(size, 16, false);
@@ -210,16 +208,6 @@ fn profile_sample_small(p: *mut u8, size: usize) -> *mut u8 {
     unsafe { free(p, "malloc") };
     profile::record_alloc(own, size);
     own
-}
-
-/// Heap-profile hook (crate::profile): large object `p` passed the
-/// sampling point; recorded if it is sampled.
-#[cold]
-#[inline(never)]
-fn profile_sample_large(p: *mut u8, size: usize) {
-    if with_cache(|c| profile::sampler::rearm(&mut c.next_sample, size)) && !p.is_null() {
-        profile::record_alloc(p, size);
-    }
 }
 
 fn alloc_large_span(size: usize, align: usize, zero: bool) -> *mut u8 {

@@ -11,8 +11,8 @@
 //! whole, to the central's transfer stack (`mcentral.rs`), where the next
 //! refill of any thread finds it. So a thread caches a bounded amount, and
 //! a producer→consumer pair cycles batches through the central instead of
-//! growing the heap. Classes of objects larger than a page start with
-//! refills of one object, doubling up to their batch (`FIRST_REFILL`).
+//! growing the heap. A class's first refill takes 4 KiB of objects (at
+//! least one), and refills double up to the batch (`FIRST_REFILL`).
 //!
 //! The fast paths (`try_alloc`, `push_free`) are a list pop and a list push,
 //! called by `malloc.rs` with the cache pointer it read from the thread word
@@ -39,6 +39,25 @@
 //! A thread that stops allocating altogether keeps its bounded lists until
 //! it exits or calls `release()`.
 //!
+//! **Sampling** (heap profiles, `crate::profile`; only while profiling is
+//! on: with it off, none of this happens). The fast paths do not count
+//! bytes; the cache pays for objects in advance instead. `next_sample` is
+//! the bytes left to the sampling point beyond what the lists of sampled
+//! classes hold, and every object on such a list is paid for: a refill
+//! (`refill_paid`) moves onto the list only as many objects as lie wholly
+//! before the point and subtracts their bytes. The list limit of sampled
+//! classes is 0, so each free goes to `flush`, which moves the object to
+//! `unpaid`, a second list per class that the fast path never reads;
+//! refills take from there first. When a refill finds less than one object
+//! of room, it first takes back (`refund`) what every list holds unspent;
+//! then `next_sample` is exactly the bytes the thread may still allocate
+//! before the point, and if one object does not fit, it crosses the point:
+//! the refill hands out that one object and leaves `next_sample` negative,
+//! and the allocator samples it (`take_sample`, which draws the next
+//! distance). Samples are so taken exactly where counting every allocation
+//! would take them. Trims and releases refund first. Tiny blocks are not
+//! sampled.
+//!
 //! **Tiny allocator.** Requests under 16 bytes with alignment under 8 (the
 //! bytes of short strings) are packed into 16-byte blocks of the `TINY` span
 //! class: the cache keeps a current block and an offset into it. Go never
@@ -60,6 +79,7 @@ use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, ObjList, SpanClass, 
 use crate::alloc::sizeclasses::{class_size, PAGE_SIZE, TINY_SIZE};
 use crate::lock::Mutex;
 use crate::os;
+use crate::profile::sampler;
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -89,19 +109,26 @@ const fn batch_table() -> [u32; NUM_SPAN_CLASSES] {
     t
 }
 
-/// The first refill of a class in a fresh (or trimmed) cache: a whole
-/// batch, except for classes of objects larger than a page, whose batches
-/// are several spans: there a thread that uses the class once should hold
-/// one object, not a batch. Later refills double up to `BATCH` (tcmalloc's
-/// slow start).
+/// The first refill of a class in a fresh (or trimmed) cache: the objects
+/// of 4 KiB (`FIRST_REFILL_BYTES`), at least one, at most a batch. A
+/// thread that uses a class a few times then holds a few objects, not 64
+/// KiB (a program touching many classes on many threads kept 2× the pages
+/// mimalloc did); later refills double up to `BATCH` (tcmalloc's slow
+/// start), so a class in steady use moves whole batches after four.
 const FIRST_REFILL: [u8; NUM_SPAN_CLASSES] = first_refill_table();
+const FIRST_REFILL_BYTES: usize = 4096;
 
 const fn first_refill_table() -> [u8; NUM_SPAN_CLASSES] {
     let mut t = [0u8; NUM_SPAN_CLASSES];
     let mut i = 0;
     while i < NUM_SPAN_CLASSES {
         let size = class_size(SpanClass(i as u8).sizeclass());
-        t[i] = if size > PAGE_SIZE { 1 } else { BATCH[i] as u8 };
+        t[i] = match FIRST_REFILL_BYTES.checked_div(size) {
+            None => 0,
+            Some(n) if n < 1 => 1,
+            Some(n) if n > BATCH[i] as usize => BATCH[i] as u8,
+            Some(n) => n as u8,
+        };
         i += 1;
     }
     t
@@ -141,9 +168,15 @@ pub struct MCache {
     /// Large spans this thread freed, kept for its next large allocation of
     /// the same size (see `alloc_large`).
     large: [*mut MSpan; LARGE_CACHE_SLOTS],
-    /// Bytes this thread allocates before its next heap-profile sample
-    /// (`crate::profile::sampler`; Go's `mcache.nextSample`).
-    pub next_sample: isize,
+    /// Heap-profile sampling (see "Sampling" above): the mean bytes between
+    /// samples, 0 when off; whether it was read for this cache yet; the
+    /// bytes left to the next sampling point beyond what the lists hold
+    /// (Go's `mcache.nextSample`); and the objects of each class that are
+    /// not paid for yet.
+    sample_rate: usize,
+    sampling_armed: bool,
+    next_sample: isize,
+    unpaid: [ObjList; NUM_SPAN_CLASSES],
 }
 
 // SAFETY: an mcache only holds pointers to free heap objects; whoever holds
@@ -162,7 +195,10 @@ impl MCache {
             trim_epoch: 0,
             next_refill: FIRST_REFILL,
             large: [ptr::null_mut(); LARGE_CACHE_SLOTS],
-            next_sample: crate::profile::sampler::UNARMED,
+            sample_rate: 0,
+            sampling_armed: false,
+            next_sample: isize::MAX,
+            unpaid: [const { ObjList::new() }; NUM_SPAN_CLASSES],
         }
     }
 
@@ -196,6 +232,9 @@ impl MCache {
         let i = spc.index();
         let want = self.next_refill[i];
         self.next_refill[i] = want.saturating_mul(2).min(BATCH[i] as u8);
+        if self.samples(spc) {
+            return self.refill_paid(spc, want);
+        }
         if central(spc).refill(spc, u32::from(want), &mut self.lists[i]) == 0 {
             return ptr::null_mut();
         }
@@ -240,12 +279,135 @@ impl MCache {
         list.len > list.limit
     }
 
-    /// Gives a batch of the list of `spc` back to its central.
-    #[inline(never)]
+    /// Gives a batch of the list of `spc` back to its central (while
+    /// sampling: moves the object just freed off the list, see `samples`).
+    #[inline]
     pub fn flush(&mut self, spc: SpanClass) {
-        let batch = self.lists[spc.index()].split_off_front(BATCH[spc.index()]);
-        central(spc).release_batch(batch);
+        let i = spc.index();
+        if !self.samples(spc) {
+            return self.flush_batch(spc);
+        }
+        let p = self.lists[i].pop();
+        // SAFETY: p is the free object just pushed.
+        unsafe { self.unpaid[i].push(p) };
+        if self.unpaid[i].len > 2 * BATCH[i] {
+            self.flush_unpaid(spc);
+        }
+    }
+
+    #[inline(never)]
+    fn flush_batch(&mut self, spc: SpanClass) {
+        let i = spc.index();
+        central(spc).release_batch(self.lists[i].split_off_front(BATCH[i]));
         self.trim_if_new_epoch();
+    }
+
+    /// `flush` while sampling: a batch of `unpaid` goes back.
+    #[cold]
+    #[inline(never)]
+    fn flush_unpaid(&mut self, spc: SpanClass) {
+        let i = spc.index();
+        central(spc).release_batch(self.unpaid[i].split_off_front(BATCH[i]));
+        self.trim_if_new_epoch();
+    }
+
+    /// Reads the heap-profile rate for this cache, once, before it holds
+    /// any object (`with_new`).
+    fn arm_sampling(&mut self) {
+        if !self.sampling_armed {
+            self.sampling_armed = true;
+            self.start_sampling(crate::profile::rate());
+        }
+    }
+
+    /// Samples one allocation per `rate` bytes on average from now on
+    /// (0: never): every sampled class's list is emptied into `unpaid` and
+    /// gets limit 0, so that each free leaves its object there (`flush`).
+    fn start_sampling(&mut self, rate: usize) {
+        self.sample_rate = rate;
+        if rate == 0 {
+            return;
+        }
+        self.next_sample = sampler::draw(rate);
+        for i in 0..NUM_SPAN_CLASSES {
+            if self.samples(SpanClass(i as u8)) {
+                let objs = self.lists[i].take_all();
+                self.unpaid[i].push_list(objs);
+                self.lists[i].limit = 0;
+            }
+        }
+    }
+
+    /// Whether allocations of `spc` are counted for the heap profile: all
+    /// small classes but tiny blocks, while profiling is on.
+    #[inline(always)]
+    fn samples(&self, spc: SpanClass) -> bool {
+        self.sample_rate != 0 && spc != SpanClass::TINY && BATCH[spc.index()] != 0
+    }
+
+    /// Refills the list of `spc` while sampling: up to `want` objects, as
+    /// many as lie wholly before the sampling point, paid for now; or, if
+    /// not even one does once every list's unspent payment is back, the one
+    /// object that crosses the point (then `next_sample` is negative until
+    /// `take_sample`). So the fast path pops without counting, and the
+    /// sampled allocation comes here.
+    fn refill_paid(&mut self, spc: SpanClass, want: u8) -> *mut u8 {
+        let i = spc.index();
+        let size = class_size(spc.sizeclass()) as isize;
+        if self.next_sample < size {
+            self.refund();
+        }
+        if self.unpaid[i].len == 0
+            && central(spc).refill(spc, u32::from(want), &mut self.unpaid[i]) == 0
+        {
+            return ptr::null_mut();
+        }
+        let n = (self.next_sample / size).clamp(1, isize::from(want));
+        let paid = self.unpaid[i].split_off_front((n as u32).min(self.unpaid[i].len));
+        self.next_sample -= paid.len as isize * size;
+        self.lists[i].head = paid.head;
+        self.lists[i].len = paid.len;
+        self.try_alloc(spc)
+    }
+
+    /// Takes back what the lists of sampled classes hold: objects paid for
+    /// but not handed out go back to `unpaid`, their bytes to `next_sample`.
+    /// Then `next_sample` is exactly the bytes the thread may still allocate
+    /// before its sampling point.
+    fn refund(&mut self) {
+        for i in 0..NUM_SPAN_CLASSES {
+            let spc = SpanClass(i as u8);
+            if self.lists[i].len != 0 && self.samples(spc) {
+                let objs = self.lists[i].take_all();
+                self.next_sample += objs.len as isize * class_size(spc.sizeclass()) as isize;
+                self.unpaid[i].push_list(objs);
+            }
+        }
+    }
+
+    /// A large allocation of `size` bytes: whether the sampling point lies
+    /// in it (then it is sampled).
+    pub fn sample_large(&mut self, size: usize) -> bool {
+        if self.sample_rate == 0 {
+            return false;
+        }
+        let size = size.min(isize::MAX as usize) as isize;
+        if self.next_sample < size {
+            self.refund();
+        }
+        self.next_sample = self.next_sample.saturating_sub(size);
+        self.take_sample()
+    }
+
+    /// After an allocation: whether it crossed the sampling point, that is
+    /// whether it is sampled; if so the next point is drawn.
+    #[inline(always)]
+    pub fn take_sample(&mut self) -> bool {
+        if self.next_sample >= 0 {
+            return false;
+        }
+        self.next_sample = sampler::draw(self.sample_rate);
+        true
     }
 
     /// Once per scavenger tick (`mheap::GENERATION`), on its own slow path, the
@@ -259,11 +421,13 @@ impl MCache {
         self.trim_epoch = epoch;
         self.next_refill = FIRST_REFILL;
         self.release_large();
+        self.refund();
         for i in 0..NUM_SPAN_CLASSES {
-            let half = self.lists[i].len / 2;
-            if half > 0 {
-                let objs = self.lists[i].split_off_front(half);
-                central(SpanClass(i as u8)).release(objs);
+            for list in [&mut self.lists[i], &mut self.unpaid[i]] {
+                let half = list.len / 2;
+                if half > 0 {
+                    central(SpanClass(i as u8)).release(list.split_off_front(half));
+                }
             }
         }
     }
@@ -421,10 +585,13 @@ impl MCache {
     pub fn release_all(&mut self) {
         self.release_large();
         self.retire_tiny();
+        self.refund();
         for i in 0..NUM_SPAN_CLASSES {
-            let list = self.lists[i].take_all();
-            if list.len > 0 {
-                central(SpanClass(i as u8)).release(list);
+            for list in [&mut self.lists[i], &mut self.unpaid[i]] {
+                let objs = list.take_all();
+                if objs.len > 0 {
+                    central(SpanClass(i as u8)).release(objs);
+                }
             }
         }
     }
@@ -471,10 +638,14 @@ pub fn current() -> Option<ptr::NonNull<MCache>> {
 pub fn with_new<R>(f: impl FnOnce(&mut MCache) -> R) -> R {
     let c = create_for_thread();
     if c.is_null() {
-        f(&mut ORPHAN.lock())
+        let mut orphan = ORPHAN.lock();
+        orphan.arm_sampling();
+        f(&mut orphan)
     } else {
         // SAFETY: a fresh cache, owned by this thread.
-        f(unsafe { &mut *c })
+        let c = unsafe { &mut *c };
+        c.arm_sampling();
+        f(c)
     }
 }
 
@@ -613,22 +784,35 @@ mod tests {
     fn refills_of_classes_above_a_page_start_small_and_double() {
         let spc = SpanClass::noscan(size_to_class(24000));
         let batch = BATCH[spc.index()];
+        assert_eq!(first_refills(spc, 4), [1, 2, 4.min(batch), 8.min(batch)]);
+    }
+
+    /// The sizes of the first `n` refills of `spc` in a fresh cache.
+    fn first_refills(spc: SpanClass, n: usize) -> Vec<u32> {
         let mut c = MCache::new();
         let mut objs = Vec::new();
         let mut refills = Vec::new();
-        while refills.len() < 4 {
+        while refills.len() < n {
             let empty = c.cached(spc) == 0;
             objs.push(c.alloc(spc));
             if empty {
                 refills.push(c.cached(spc) + 1);
             }
         }
-        assert_eq!(refills, [1, 2, 4.min(batch), 8.min(batch)]);
         for o in objs {
             // SAFETY: each is an in-use object of spc.
             unsafe { c.free(spc, o) };
         }
         c.release_all();
+        refills
+    }
+
+    /// Small classes start with 4 KiB of objects and double up to a batch.
+    #[test]
+    fn refills_of_small_classes_start_at_4_kib_and_double() {
+        let spc = SpanClass::noscan(size_to_class(512));
+        assert_eq!(BATCH[spc.index()], 64);
+        assert_eq!(first_refills(spc, 5), [8, 16, 32, 64, 64]);
     }
 
     #[test]
@@ -638,7 +822,7 @@ mod tests {
         let mut c = MCache::new();
         let p = c.alloc(spc);
         assert!(!p.is_null());
-        assert_eq!(c.cached(spc), batch - 1);
+        assert_eq!(c.cached(spc), u32::from(FIRST_REFILL[spc.index()]) - 1);
         // SAFETY: p is an in-use object of spc.
         unsafe { c.free(spc, p) };
         assert_eq!(c.alloc(spc), p, "LIFO: the freed object comes back first");
@@ -724,6 +908,103 @@ mod tests {
         c.release_all();
         assert!(c.alloc_large(2).is_none(), "released to the heap");
         c.free_large(a);
+        c.release_all();
+    }
+
+    /// While sampling, the sampling points form a Poisson process over the
+    /// bytes allocated: an allocation of `s` bytes is sampled with
+    /// probability `1 - exp(-s/rate)`, whatever its class and however the
+    /// thread mixes allocations and frees of several classes (lists paid
+    /// for in advance must not shift samples from one class to another).
+    #[test]
+    fn sampling_takes_each_class_its_share_of_one_sample_per_rate_bytes() {
+        let rate = 16 << 10;
+        let mut c = MCache::new();
+        c.start_sampling(rate);
+        let sizes = [16, 512, 4096];
+        let spcs = sizes.map(|s| SpanClass::noscan(size_to_class(s)));
+        let (mut allocs, mut samples) = ([0u64; 3], [0u64; 3]);
+        let mut live: [Vec<*mut u8>; 3] = Default::default();
+        let mut rng = 1u64;
+        for i in 0..70_000u32 {
+            let picks = (0..30)
+                .map(|_| 0)
+                .chain([1])
+                .chain((i % 8 == 0).then_some(2));
+            for k in picks {
+                let p = c.alloc(spcs[k]);
+                assert!(!p.is_null());
+                allocs[k] += 1;
+                samples[k] += u64::from(c.take_sample());
+                live[k].push(p);
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if live[k].len() > 40 || rng >> 62 == 0 {
+                    let at = (rng >> 33) as usize % live[k].len();
+                    let q = live[k].swap_remove(at);
+                    // SAFETY: q is an in-use object of spcs[k].
+                    unsafe { c.free(spcs[k], q) };
+                }
+            }
+        }
+        for k in 0..3 {
+            let p = 1.0 - (-(sizes[k] as f64) / rate as f64).exp();
+            let want = allocs[k] as f64 * p;
+            let got = samples[k] as f64;
+            assert!(
+                (got / want - 1.0).abs() < 0.1,
+                "{} B: {got} samples, want {want:.0}",
+                sizes[k]
+            );
+            for q in live[k].drain(..) {
+                // SAFETY: q is an in-use object of spcs[k].
+                unsafe { c.free(spcs[k], q) };
+            }
+        }
+        c.release_all();
+        assert!((0..NUM_SPAN_CLASSES).all(|i| c.lists[i].len == 0 && c.unpaid[i].len == 0));
+    }
+
+    /// At Go's default rate a thread samples about one allocation per 512
+    /// KiB it allocates.
+    #[test]
+    fn the_default_rate_samples_about_once_per_512_kib() {
+        let spc = SpanClass::noscan(size_to_class(1024));
+        let mut c = MCache::new();
+        c.start_sampling(crate::profile::sampler::DEFAULT_RATE);
+        let (n, mut samples) = (600_000u64, 0u64);
+        for _ in 0..n {
+            let p = c.alloc(spc);
+            samples += u64::from(c.take_sample());
+            // SAFETY: p is an in-use object of spc.
+            unsafe { c.free(spc, p) };
+        }
+        let per_sample = (n * 1024) as f64 / samples as f64;
+        assert!(
+            (per_sample / (512.0 * 1024.0) - 1.0).abs() < 0.1,
+            "{per_sample} B per sample"
+        );
+        c.release_all();
+    }
+
+    /// While sampling, every free leaves its object off the list the fast
+    /// path pops, so that no allocation escapes the count; a double free is
+    /// still caught by the object's mark.
+    #[test]
+    fn while_sampling_freed_objects_wait_unpaid() {
+        let spc = SpanClass::noscan(size_to_class(64));
+        let mut c = MCache::new();
+        c.start_sampling(1 << 30);
+        let p = c.alloc(spc);
+        let paid = c.cached(spc);
+        assert!(paid > 0, "a refill pays for several objects");
+        // SAFETY: p is an in-use object of spc.
+        unsafe { c.free(spc, p) };
+        assert_eq!(c.cached(spc), paid, "not back on the fast path's list");
+        assert_eq!(c.unpaid[spc.index()].len, 1);
+        // SAFETY: p is free, so its mark may be read.
+        assert!(unsafe { FreeObject::is_marked(p.cast()) });
         c.release_all();
     }
 

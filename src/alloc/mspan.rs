@@ -233,6 +233,24 @@ impl ObjList {
         p
     }
 
+    /// Puts all of `objs` in front of this list's objects (walks `objs`).
+    pub fn push_list(&mut self, objs: ObjList) {
+        if objs.head.is_null() {
+            return;
+        }
+        let mut last = objs.head;
+        // SAFETY: objects on a list are free and linked through `next`, and
+        // `objs` holds `objs.len` of them.
+        unsafe {
+            while !(*last).next.is_null() {
+                last = (*last).next;
+            }
+            (*last).next = self.head;
+        }
+        self.head = objs.head;
+        self.len += objs.len;
+    }
+
     /// Detaches the first `n` objects (n ≤ len) as a list of their own.
     pub fn split_off_front(&mut self, n: u32) -> ObjList {
         let front = ObjList {

@@ -212,10 +212,10 @@ mod tests {
 
     #[test]
     fn divmul_gives_exact_object_index_for_every_offset() {
-        for c in 1..NUM_SIZE_CLASSES {
+        for (c, &divmul) in CLASS_TO_DIVMUL.iter().enumerate().skip(1) {
             let size = class_size(c);
             for off in 0..class_span_bytes(c) {
-                let idx = ((off as u64 * CLASS_TO_DIVMUL[c] as u64) >> 32) as usize;
+                let idx = ((off as u64 * divmul as u64) >> 32) as usize;
                 assert_eq!(idx, off / size, "class {c} offset {off}");
             }
         }

@@ -72,8 +72,24 @@ mod tests {
 
     #[test]
     fn ln_matches_std_across_magnitudes() {
+        // Both sides of the reduction's boundaries, 1/√2 and √2.
+        use core::f64::consts::{FRAC_1_SQRT_2, SQRT_2};
         for &x in &[
-            1e-300, 1e-20, 0.001, 0.3, 0.5, 0.70710678, 1.0, 1.4142, 2.0, 10.0, 1e10, 5e-324,
+            1e-300,
+            1e-20,
+            0.001,
+            0.3,
+            0.5,
+            FRAC_1_SQRT_2,
+            FRAC_1_SQRT_2 * 1.001,
+            1.0,
+            SQRT_2 * 0.999,
+            SQRT_2,
+            SQRT_2 * 1.001,
+            2.0,
+            10.0,
+            1e10,
+            5e-324,
         ] {
             let (a, b) = (ln(x), x.ln());
             assert!(

@@ -5,17 +5,19 @@
 //! (512 KiB by default) is sampled, the sampling points forming a Poisson
 //! process over the stream of allocated bytes: each thread's mcache holds
 //! `next_sample`, the bytes left until its next sampling point, drawn from
-//! an exponential distribution of mean `rate`. The allocator's one hook on
-//! its paths that hand out an object is `sampler::count`: subtract the
-//! size, and only when the result is negative take the cold path (the
-//! object is sampled, a new distance is drawn). An allocation of `s` bytes
-//! is so sampled with probability `1 - exp(-s/rate)`, and the writer scales
-//! each record back by the inverse (Go's `scaleHeapSample`). With profiling
-//! off, the cold path parks `next_sample` at `isize::MAX`, so it never runs
-//! again on that thread: what is left is a subtract and a sign branch (a
-//! global on/off flag instead would cost a GOT load in position-independent
-//! code, more than the counter). A new cache's counter starts at `-1` ("not
-//! armed"): its first allocation draws the first distance unsampled.
+//! an exponential distribution of mean `rate`. An allocation of `s` bytes
+//! is so sampled with probability `1 - exp(-s/rate)`, and the writer
+//! scales each record back by the inverse (Go's `scaleHeapSample`).
+//!
+//! The count costs the small-object fast paths nothing, with profiling on
+//! or off: while sampling, a cache *pays* for the objects of its lists in
+//! advance, at refill, no more than lie wholly before the sampling point,
+//! so the allocation that crosses it finds its list empty and takes the
+//! slow path, where it is sampled; and each free puts its object aside,
+//! unpaid, instead of on the list the fast path pops (`alloc::mcache`,
+//! "Sampling"). With profiling off the lists work as without profiles.
+//! Large allocations count on their own (slow) path. Tiny allocations
+//! (Rust layouts under 16 bytes) are not sampled.
 //!
 //! **Records** (`mprof`). A sampled allocation's stack is walked with the
 //! unwinder (`stack`, `_Unwind_Backtrace` into a fixed array on the
@@ -44,8 +46,7 @@
 //!
 //! Turned on by `GOHEAP_PROFILE=path` (`%p` in the path becomes the process
 //! id), written at exit and on [`write`]; `GOHEAP_PROFILE_RATE=bytes` sets
-//! the mean sampling distance (1: every allocation). Tiny allocations (Rust
-//! layouts under 16 bytes) are not sampled.
+//! the mean sampling distance (1: every allocation).
 
 mod buf;
 mod fmath;
@@ -70,7 +71,7 @@ pub fn init() {
 }
 
 /// The bytes of a sampled allocation `p` of `size` bytes are recorded:
-/// called by the allocator after `sampler::count` said so, outside any
+/// called by the allocator for a sampled allocation, outside any
 /// allocator lock or cache borrow (it walks the stack and may call libc).
 #[cold]
 #[inline(never)]

@@ -61,39 +61,11 @@ fn parse_rate(text: &[u8]) -> usize {
     }
 }
 
-/// The value a new mcache's `next_sample` starts with: not armed yet.
-pub const UNARMED: isize = -1;
-
-/// The allocator's hook, on its fast path: `size` bytes were handed out on
-/// the thread whose mcache holds `next_sample`; the bytes left until the
-/// sampling point. When that is negative, the allocator calls [`rearm`],
-/// and if that says so `profile::record_alloc`, once it holds no cache
-/// borrow. (Returning the count, not a bool, keeps the test a sign branch.)
-#[inline(always)]
-pub fn count(next_sample: &mut isize, size: usize) -> isize {
-    let left = next_sample.wrapping_sub(size as isize);
-    *next_sample = left;
-    left
-}
-
-/// Past the sampling point (after `count` subtracted `size`): draws the
-/// next distance. True when the allocation is sampled: not when profiling
-/// is off (the counter is then parked at `isize::MAX`) or the counter was
-/// not armed yet.
-#[cold]
-#[inline(never)]
-pub fn rearm(next_sample: &mut isize, size: usize) -> bool {
-    rearm_at(next_sample, size, rate())
-}
-
-fn rearm_at(next_sample: &mut isize, size: usize, rate: usize) -> bool {
-    let before = next_sample.wrapping_add(size as isize);
-    if rate == 0 {
-        *next_sample = isize::MAX;
-        return false;
-    }
-    *next_sample = distance(rate, random());
-    before >= 0
+/// The bytes from one sampling point to the next for a mean of `rate`
+/// (not 0): a fresh exponentially distributed draw (Go's `nextSample`).
+/// The allocator's caches count them down (`alloc::mcache`).
+pub fn draw(rate: usize) -> isize {
+    distance(rate, random())
 }
 
 /// A uniformly distributed 64-bit number (splitmix64).
@@ -162,25 +134,9 @@ mod tests {
     }
 
     #[test]
-    fn an_unarmed_counter_is_armed_without_a_sample() {
-        let mut next = UNARMED;
-        next -= 16;
-        assert!(!rearm_at(&mut next, 16, 1000));
-        assert!(next >= 0);
-    }
-
-    #[test]
-    fn crossing_the_sampling_point_samples_and_rearms() {
-        let mut next = 10;
-        next -= 16;
-        assert!(rearm_at(&mut next, 16, 1000));
-        assert!(next >= 0);
-    }
-
-    #[test]
-    fn profiling_off_parks_the_counter() {
-        let mut next = UNARMED - 16;
-        assert!(!rearm_at(&mut next, 16, 0));
-        assert_eq!(next, isize::MAX);
+    fn draws_are_never_negative() {
+        for rate in [2, 16, DEFAULT_RATE, usize::MAX] {
+            assert!((0..100).all(|_| draw(rate) >= 0), "rate {rate}");
+        }
     }
 }
