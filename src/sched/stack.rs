@@ -31,10 +31,20 @@
 //! `goheap: goroutine N stack overflow` and aborts; any other fault goes to
 //! the handler installed before (std's, or the default action).
 //!
-//! Slots are never returned to the reservation: a dead goroutine keeps its
-//! stack in its P's free list (hot, touched pages kept), then in the global
-//! free list, where sysmon releases the pages of stacks that stayed there a
-//! whole period (`release_all`).
+//! A stack belongs to a goroutine only from its first run to its exit: a
+//! goroutine waiting in a run queue to start holds none, so a burst of
+//! spawned goroutines costs their records, not their stacks (skynet keeps
+//! tens of thousands queued). Free stacks are pooled in three tiers:
+//! - each P's cache (`proc`), at most `STACK_CACHE_MAX`, hot pages kept;
+//! - the global pool here, at most `POOL_MAX` stacks, hot pages kept;
+//!   sysmon releases those that stayed unused a whole period (`scavenge`);
+//! - beyond `POOL_MAX`, stacks are released at once (`madvise`, one call
+//!   per run of neighbouring slots) and their slot goes to the `released`
+//!   bitmap, from which `alloc` reuses the lowest slot before carving a new
+//!   one. So after a burst of goroutines ends, its stack memory goes back
+//!   to the OS and its address space is reused by the next burst.
+//!
+//! Slots are never unmapped: a slot is a stack or reads as zero.
 
 use crate::lock::Mutex;
 use crate::os;
@@ -43,6 +53,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 const PAGE: usize = 4096;
 const CHUNK_SLOTS: usize = 64;
 const MPROTECT_GUARD_BUDGET: usize = 8192;
+/// Free stacks kept with their pages in the global pool.
+pub(crate) const POOL_MAX: usize = 1024;
 const CANARY: u64 = 0x676f_6865_6170_5354; // "goheapST"
 const MADV_GUARD_INSTALL: i32 = 102;
 
@@ -86,6 +98,61 @@ struct Slots {
     guarded: usize,
     guard: GuardKind,
     mprotect_guards: usize,
+    /// Free stacks whose pages are kept (LIFO), at most `POOL_MAX`.
+    pool: Vec<Stack>,
+    /// Lowest length of `pool` since sysmon last scavenged it.
+    pool_low: usize,
+    /// Slots whose pages were released (reused lowest first).
+    released: Bitmap,
+    /// Slots guarded by a canary word only.
+    canaries: Bitmap,
+}
+
+/// A growable set of slot numbers.
+struct Bitmap {
+    words: Vec<u64>,
+    len: usize,
+    /// No bit is set below this word.
+    hint: usize,
+}
+
+impl Bitmap {
+    const fn new() -> Bitmap {
+        Bitmap {
+            words: Vec::new(),
+            len: 0,
+            hint: 0,
+        }
+    }
+
+    fn insert(&mut self, i: usize) {
+        if self.words.len() <= i / 64 {
+            self.words.resize(i / 64 + 1, 0);
+        }
+        let bit = 1 << (i % 64);
+        self.len += (self.words[i / 64] & bit == 0) as usize;
+        self.words[i / 64] |= bit;
+        self.hint = self.hint.min(i / 64);
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// Removes and returns the lowest member.
+    fn pop_lowest(&mut self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let w = (self.hint..self.words.len()).find(|&w| self.words[w] != 0)?;
+        let bit = self.words[w].trailing_zeros() as usize;
+        self.words[w] &= !(1 << bit);
+        self.len -= 1;
+        self.hint = w;
+        Some(w * 64 + bit)
+    }
 }
 
 // Read by the signal handler without a lock: written once at reservation.
@@ -99,6 +166,10 @@ static SLOTS: Mutex<Slots> = Mutex::new(Slots {
     guarded: 0,
     guard: GuardKind::Unknown,
     mprotect_guards: 0,
+    pool: Vec::new(),
+    pool_low: 0,
+    released: Bitmap::new(),
+    canaries: Bitmap::new(),
 });
 
 /// Usable bytes per stack (`GOHEAP_STACK`, default 64 KiB, at least 16 KiB).
@@ -155,9 +226,96 @@ pub fn stacks_carved() -> usize {
     SLOTS.lock().next
 }
 
-/// A fresh stack, or `None` if the reservation is exhausted.
-pub(crate) fn alloc() -> Option<Stack> {
+/// Moves up to `n` free stacks into `out`: pooled ones first, else one
+/// released slot or a freshly carved one. Returns false if the reservation
+/// is exhausted.
+pub(crate) fn get(out: &mut Vec<Stack>, n: usize) -> bool {
     let mut s = SLOTS.lock();
+    let from = s.pool.len().saturating_sub(n);
+    if from < s.pool.len() {
+        out.extend(s.pool.drain(from..));
+        s.pool_low = s.pool_low.min(s.pool.len());
+        return true;
+    }
+    let stack = match reuse_released(&mut s) {
+        Some(st) => st,
+        None => match carve(&mut s) {
+            Some(st) => st,
+            None => return false,
+        },
+    };
+    stack.write_canary();
+    out.push(stack);
+    true
+}
+
+/// Takes free stacks back: into the pool up to `POOL_MAX`; the pages of
+/// the others are released, and their slots go to `released`.
+pub(crate) fn put(stacks: impl Iterator<Item = Stack>) {
+    let mut excess = Vec::new();
+    {
+        let mut s = SLOTS.lock();
+        for st in stacks {
+            if s.pool.len() < POOL_MAX {
+                s.pool.push(st);
+            } else {
+                excess.push(st);
+            }
+        }
+    }
+    release(excess);
+}
+
+/// Releases the pooled stacks that stayed unused since the last call (the
+/// pool's low-water mark); sysmon calls it once a period. Returns how many.
+pub(crate) fn scavenge() -> usize {
+    let idle: Vec<Stack> = {
+        let mut s = SLOTS.lock();
+        let low = s.pool_low.min(s.pool.len());
+        let idle = s.pool.drain(..low).collect();
+        s.pool_low = s.pool.len();
+        idle
+    };
+    let n = idle.len();
+    release(idle);
+    n
+}
+
+/// The lowest released slot, or `None`.
+fn reuse_released(s: &mut Slots) -> Option<Stack> {
+    let index = s.released.pop_lowest()?;
+    Some(slot_stack(index, s.canaries.contains(index)))
+}
+
+/// The stack of slot `index`.
+fn slot_stack(index: usize, canary: bool) -> Stack {
+    let guard = BASE.load(Ordering::Relaxed) + index * SLOT.load(Ordering::Relaxed);
+    Stack {
+        lo: guard + PAGE,
+        hi: guard + SLOT.load(Ordering::Relaxed),
+        canary,
+    }
+}
+
+fn slot_index(st: &Stack) -> usize {
+    (st.lo - PAGE - BASE.load(Ordering::Relaxed)) / SLOT.load(Ordering::Relaxed)
+}
+
+/// Hands the pages of free stacks back to the OS and records their slots
+/// as released.
+fn release(mut stacks: Vec<Stack>) {
+    if stacks.is_empty() {
+        return;
+    }
+    release_pages(&mut stacks);
+    let mut s = SLOTS.lock();
+    for st in &stacks {
+        s.released.insert(slot_index(st));
+    }
+}
+
+/// A new slot carved from the reservation, or `None` if it is exhausted.
+fn carve(s: &mut Slots) -> Option<Stack> {
     if !reserve() {
         return None;
     }
@@ -192,16 +350,13 @@ pub(crate) fn alloc() -> Option<Stack> {
         }
         s.mapped += n;
     }
-    let guard = base + s.next * slot;
+    let index = s.next;
     s.next += 1;
-    let canary = s.next > s.guarded && !install_guard(&mut s, guard);
-    let stack = Stack {
-        lo: guard + PAGE,
-        hi: guard + slot,
-        canary,
-    };
-    stack.write_canary();
-    Some(stack)
+    let canary = s.next > s.guarded && !install_guard(s, base + index * slot);
+    if canary {
+        s.canaries.insert(index);
+    }
+    Some(slot_stack(index, canary))
 }
 
 /// Installs the guard pages of `n` slots from `at` in one system call
@@ -272,10 +427,10 @@ fn forced_guard() -> GuardKind {
 }
 
 /// Hands the pages of unused stacks back to the OS (they read as zero
-/// again), one `madvise` per run of neighbouring slots: guard pages inside
-/// a run keep their guard (`MADV_DONTNEED` leaves guard markers and
-/// `PROT_NONE` in place).
-pub(crate) fn release_all(stacks: &mut [Stack]) {
+/// again, canary included: `get` writes it again), one `madvise` per run of
+/// neighbouring slots: guard pages inside a run keep their guard
+/// (`MADV_DONTNEED` leaves guard markers and `PROT_NONE` in place).
+fn release_pages(stacks: &mut [Stack]) {
     stacks.sort_unstable_by_key(|s| s.lo);
     let mut i = 0;
     while i < stacks.len() {
@@ -286,7 +441,6 @@ pub(crate) fn release_all(stacks: &mut [Stack]) {
         let (lo, hi) = (stacks[i].lo, stacks[j - 1].hi);
         // SAFETY: the stacks are not in use (pooled); the range is ours.
         unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED) };
-        stacks[i..j].iter().for_each(Stack::write_canary);
         i = j;
     }
 }
@@ -421,8 +575,24 @@ mod tests {
     }
 
     #[test]
+    fn the_released_set_gives_back_its_lowest_slot_first() {
+        let mut b = Bitmap::new();
+        for i in [700, 3, 64, 65, 3] {
+            b.insert(i);
+        }
+        assert!(b.contains(65) && !b.contains(66));
+        let order: Vec<_> = core::iter::from_fn(|| b.pop_lowest()).collect();
+        assert_eq!(order, [3, 64, 65, 700]);
+        b.insert(5);
+        assert_eq!(b.pop_lowest(), Some(5));
+        assert_eq!(b.pop_lowest(), None);
+    }
+
+    #[test]
     fn stacks_are_writable_and_guarded() {
-        let s = alloc().expect("stack");
+        let mut got = Vec::new();
+        assert!(get(&mut got, 1));
+        let s = got[0];
         assert_eq!(s.hi - s.lo, stack_size());
         // SAFETY: the stack's usable memory is ours.
         unsafe { ((s.hi - 8) as *mut u64).write(7) };
