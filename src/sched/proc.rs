@@ -784,7 +784,7 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
             if (*(*g).stack.get()).is_none() {
                 let st = stackalloc(p);
                 *(*g).stack.get() = Some(st);
-                *(*g).sp.get() = asm::init_stack(st.hi, goroutine_main, g as usize);
+                *(*g).sp.get() = asm::init_stack(st.hi(), goroutine_main, g as usize);
             }
             m.curg.set(g);
             leave(m, p);

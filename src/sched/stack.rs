@@ -48,6 +48,7 @@
 
 use crate::lock::Mutex;
 use crate::os;
+use core::num::NonZeroUsize;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 const PAGE: usize = 4096;
@@ -58,27 +59,41 @@ pub(crate) const POOL_MAX: usize = 1024;
 const CANARY: u64 = 0x676f_6865_6170_5354; // "goheapST"
 const MADV_GUARD_INSTALL: i32 = 102;
 
-/// A goroutine stack: usable `[lo, hi)`, guard page just below `lo`.
+/// A goroutine stack: usable `[lo, hi)`, guard page just below `lo`, in
+/// one word (it sits in every G record and stack cache): `lo`, which is
+/// page-aligned, with bit 0 set if the guard is a canary word at `lo`
+/// (checked at switch-out); `hi` is `lo + stack_size()`.
 #[derive(Clone, Copy)]
-pub(crate) struct Stack {
-    pub lo: usize,
-    pub hi: usize,
-    /// Whether the guard is a canary word at `lo` (checked at switch-out).
-    pub canary: bool,
-}
+pub(crate) struct Stack(NonZeroUsize);
 
 impl Stack {
+    fn new(lo: usize, canary: bool) -> Stack {
+        Stack(NonZeroUsize::new(lo | canary as usize).expect("a stack above address 0"))
+    }
+
+    pub(crate) fn lo(&self) -> usize {
+        self.0.get() & !1
+    }
+
+    pub(crate) fn hi(&self) -> usize {
+        self.lo() + stack_size()
+    }
+
+    fn canary(&self) -> bool {
+        self.0.get() & 1 != 0
+    }
+
     /// Whether the canary of an unguarded stack was overwritten.
     #[inline]
     pub(crate) fn overflowed(&self) -> bool {
         // SAFETY: lo is the first word of this stack's usable memory.
-        self.canary && unsafe { (self.lo as *const u64).read_volatile() } != CANARY
+        self.canary() && unsafe { (self.lo() as *const u64).read_volatile() } != CANARY
     }
 
     fn write_canary(&self) {
-        if self.canary {
+        if self.canary() {
             // SAFETY: lo is writable memory of this stack.
-            unsafe { (self.lo as *mut u64).write_volatile(CANARY) };
+            unsafe { (self.lo() as *mut u64).write_volatile(CANARY) };
         }
     }
 }
@@ -290,15 +305,11 @@ fn reuse_released(s: &mut Slots) -> Option<Stack> {
 /// The stack of slot `index`.
 fn slot_stack(index: usize, canary: bool) -> Stack {
     let guard = BASE.load(Ordering::Relaxed) + index * SLOT.load(Ordering::Relaxed);
-    Stack {
-        lo: guard + PAGE,
-        hi: guard + SLOT.load(Ordering::Relaxed),
-        canary,
-    }
+    Stack::new(guard + PAGE, canary)
 }
 
 fn slot_index(st: &Stack) -> usize {
-    (st.lo - PAGE - BASE.load(Ordering::Relaxed)) / SLOT.load(Ordering::Relaxed)
+    (st.lo() - PAGE - BASE.load(Ordering::Relaxed)) / SLOT.load(Ordering::Relaxed)
 }
 
 /// Hands the pages of free stacks back to the OS and records their slots
@@ -431,14 +442,14 @@ fn forced_guard() -> GuardKind {
 /// neighbouring slots: guard pages inside a run keep their guard
 /// (`MADV_DONTNEED` leaves guard markers and `PROT_NONE` in place).
 fn release_pages(stacks: &mut [Stack]) {
-    stacks.sort_unstable_by_key(|s| s.lo);
+    stacks.sort_unstable_by_key(Stack::lo);
     let mut i = 0;
     while i < stacks.len() {
         let mut j = i + 1;
-        while j < stacks.len() && stacks[j].lo == stacks[j - 1].hi + PAGE {
+        while j < stacks.len() && stacks[j].lo() == stacks[j - 1].hi() + PAGE {
             j += 1;
         }
-        let (lo, hi) = (stacks[i].lo, stacks[j - 1].hi);
+        let (lo, hi) = (stacks[i].lo(), stacks[j - 1].hi());
         // SAFETY: the stacks are not in use (pooled); the range is ours.
         unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED) };
         i = j;
@@ -575,6 +586,17 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_is_one_word_and_keeps_its_guard_kind() {
+        assert_eq!(core::mem::size_of::<Option<Stack>>(), 8);
+        let s = Stack::new(0x7000_0000_1000, true);
+        assert_eq!(
+            (s.lo(), s.hi(), s.canary()),
+            (0x7000_0000_1000, 0x7000_0000_1000 + stack_size(), true)
+        );
+        assert!(!Stack::new(0x7000_0000_1000, false).canary());
+    }
+
+    #[test]
     fn the_released_set_gives_back_its_lowest_slot_first() {
         let mut b = Bitmap::new();
         for i in [700, 3, 64, 65, 3] {
@@ -593,11 +615,11 @@ mod tests {
         let mut got = Vec::new();
         assert!(get(&mut got, 1));
         let s = got[0];
-        assert_eq!(s.hi - s.lo, stack_size());
+        assert_eq!(s.hi() - s.lo(), stack_size());
         // SAFETY: the stack's usable memory is ours.
-        unsafe { ((s.hi - 8) as *mut u64).write(7) };
-        assert!(is_guard_page(s.lo - 1));
-        assert!(!is_guard_page(s.lo));
+        unsafe { ((s.hi() - 8) as *mut u64).write(7) };
+        assert!(is_guard_page(s.lo() - 1));
+        assert!(!is_guard_page(s.lo()));
         assert!(!s.overflowed());
     }
 }
