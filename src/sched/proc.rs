@@ -1440,6 +1440,13 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    /// The record every goroutine keeps for the life of the process (and
+    /// that a parked one costs besides its stack page) stays one cache line.
+    #[test]
+    fn a_goroutine_record_is_64_bytes() {
+        assert_eq!(core::mem::size_of::<G>(), 64);
+    }
+
     /// The lock-free ring under attack: an owner puts (through runnext too)
     /// and takes while two thieves steal halves and runnexts; every entry
     /// must be taken exactly once. The ring is kept below full so nothing
