@@ -2,7 +2,7 @@
 //! (this test binary run again with `SCHED_CHILD=<case>`): stack overflow
 //! and panic messages, fork with a running scheduler, fairness against
 //! goroutines that never yield, blocking hand-off, thread wiring, stack
-//! reuse. A child that hangs fails the test after `LIMIT`.
+//! reuse, memory given back after a burst, the thread limit. A child that hangs fails the test after `LIMIT`.
 
 mod common;
 
@@ -71,6 +71,9 @@ fn child() {
         "locked" => locked_thread(),
         "stacks" => stack_reuse(),
         "idle_sysmon" => idle_sysmon(),
+        "burst" => burst(),
+        "thread_reuse" => thread_reuse(),
+        "thread_limit" => thread_limit(),
         _ => panic!("unknown case {case}"),
     }
     println!("child done");
@@ -395,4 +398,118 @@ fn idle_sysmon() {
 #[test]
 fn sysmon_sleeps_while_all_is_idle() {
     assert_child_ok("idle_sysmon", &[]);
+}
+
+/// A burst of goroutines, all parked at once (each holds a stack page),
+/// then all ended: the stacks beyond the pools' bounds go back to the OS;
+/// what stays is the records (never freed) and the bounded pools.
+fn burst() {
+    const N: usize = 50_000;
+    const KEPT_PER_GOROUTINE: usize = 256;
+    assert_eq!(run_goroutines(100), 100);
+    let before = common::rss_bytes();
+    let gate = Arc::new(WaitGroup::new());
+    gate.add(1);
+    let (started, finished) = (Arc::new(WaitGroup::new()), Arc::new(WaitGroup::new()));
+    started.add(N as i64);
+    finished.add(N as i64);
+    for _ in 0..N {
+        let (gate, started, finished) = (gate.clone(), started.clone(), finished.clone());
+        common::go(move || {
+            started.done();
+            gate.wait();
+            finished.done();
+        });
+    }
+    started.wait();
+    let peak = common::rss_bytes();
+    gate.done();
+    finished.wait();
+    let after = common::rss_bytes();
+    println!("burst of {N}: before {before} peak {peak} after {after}");
+    assert!(
+        peak - before >= N * 4096 * 9 / 10,
+        "{N} parked goroutines grew RSS by only {} bytes: the burst was not measured",
+        peak - before
+    );
+    assert!(
+        after.saturating_sub(before) <= N * KEPT_PER_GOROUTINE + 16 * common::MIB,
+        "after the burst RSS stays {} bytes above where it started (peak {})",
+        after - before,
+        peak - before
+    );
+}
+
+#[test]
+fn a_burst_gives_its_stacks_back() {
+    assert_child_ok("burst", &[]);
+}
+
+/// OS threads of the scheduler's Ms in this process.
+fn m_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter(|t| {
+            let comm = t.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|c| c.starts_with("goheap-m"))
+        })
+        .count()
+}
+
+/// `WAVE` goroutines in `blocking` at once, in `waves` waves.
+fn blocking_waves(waves: usize, wave: usize, hold: Duration) {
+    for _ in 0..waves {
+        let wg = Arc::new(WaitGroup::new());
+        wg.add(wave as i64);
+        for _ in 0..wave {
+            let wg = wg.clone();
+            common::go(move || {
+                goheap::blocking(|| std::thread::sleep(hold));
+                wg.done();
+            });
+        }
+        wg.wait();
+    }
+}
+
+/// Threads that a wave of `blocking` calls needed are idle afterwards and
+/// serve the next waves: the count of Ms stays that of one wave.
+fn thread_reuse() {
+    const WAVES: usize = 20;
+    const WAVE: usize = 4;
+    blocking_waves(WAVES, WAVE, Duration::from_millis(5));
+    let ms = m_threads();
+    let procs = goheap::sched::gomaxprocs();
+    println!("{WAVES} waves of {WAVE} blocking goroutines: {ms} threads");
+    assert!(
+        ms <= procs + 2 * WAVE,
+        "{WAVES} waves of {WAVE} blocking goroutines left {ms} threads (procs {procs})"
+    );
+}
+
+#[test]
+fn idle_threads_are_reused() {
+    assert_child_ok("thread_reuse", &[("GOHEAP_MAXPROCS", "2")]);
+}
+
+/// More goroutines blocked in threads at once than the thread limit.
+fn thread_limit() {
+    blocking_waves(1, 20, Duration::from_secs(2));
+}
+
+#[test]
+fn too_many_blocked_threads_end_the_process_with_a_message() {
+    let o = run_child(
+        "thread_limit",
+        &[("GOHEAP_MAXPROCS", "2"), ("GOHEAP_MAXTHREADS", "6")],
+    );
+    let err = stderr(&o);
+    assert!(
+        !o.status.success(),
+        "20 blocked goroutines under a 6-thread limit succeeded"
+    );
+    assert!(
+        err.contains("goheap: newm: program exceeds the 6-thread limit"),
+        "{err}"
+    );
 }

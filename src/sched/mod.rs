@@ -5,8 +5,12 @@
 //! - **G**, a goroutine: its saved stack pointer, its stack, its status, its
 //!   id and, until it first runs, its closure. G records are pooled and never
 //!   freed (Go's `allgs`): a `GRef` held by a channel or a timer can never
-//!   dangle into freed memory. A dead G keeps its stack and goes to its P's
-//!   free list (`gfree`, 64 at most, the excess in halves to the global list).
+//!   dangle into freed memory. A G gets its stack when it first runs and
+//!   gives it back when it ends (to its P's `stackcache`, 32 at most, then a
+//!   global pool of 1024; beyond that the pages go back to the OS at once),
+//!   so queued goroutines that have not started cost no stack. A dead G goes
+//!   to its P's free list (`gfree`, 64 at most, the excess in halves to the
+//!   global list).
 //! - **M**, an OS thread. Its own native stack is its **g0**: the scheduler
 //!   loop (`schedule`), the commit closures of `gopark`, timer callbacks and
 //!   `blocking` closures run there, never on a goroutine's stack. Ms live
@@ -93,8 +97,17 @@
 //! a canary word checked each time the goroutine switches out. A fault in a
 //! guard page is recognised by a SIGSEGV handler on an alternate signal
 //! stack, which prints `goheap: goroutine N stack overflow` and aborts.
-//! A G keeps its stack while pooled; sysmon hands the pages of stacks that
-//! stayed unused in the global pool for a whole period back with `madvise`.
+//! Free stacks are pooled apart from G records (per P, then globally, both
+//! bounded); stacks beyond the bounds, and those that stayed unused in the
+//! global pool for a whole sysmon period, give their pages back with
+//! `madvise`, and their slots are reused lowest first.
+//!
+//! # Threads
+//!
+//! Ms are never destroyed; an idle M waits in `stopm` for the next hand-off.
+//! At most `GOHEAP_MAXTHREADS` (default 10000, Go's `maxmcount`) are made:
+//! past it the process ends with `goheap: newm: program exceeds the
+//! N-thread limit`, as Go's does.
 //!
 //! # Thread-locals across a switch
 //!

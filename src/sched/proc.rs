@@ -24,8 +24,12 @@ unsafe impl Send for GRef {}
 // SAFETY: as above.
 unsafe impl Sync for GRef {}
 
-/// The goroutine ends; its record keeps its stack for the next one.
+/// Free goroutine records a P keeps (Go's gFree, 64); the excess goes to
+/// the global list in halves.
 const GFREE_LOCAL_MAX: usize = 64;
+/// Free stacks a P keeps with their pages (Go's stackcache); the excess
+/// goes to `stack`'s global pool in halves.
+const STACK_CACHE_MAX: usize = 32;
 /// Every 61st schedule takes from the global queue first (fairness).
 const GLOBAL_QUEUE_TICK: u32 = 61;
 
@@ -83,9 +87,7 @@ fn start() -> &'static Sched {
             midle: ptr::null_mut(),
             nmidle: 0,
             mcount: 0,
-            gfree: Vec::new(),
-            gfree_low: 0,
-            gfree_clean: Vec::new(),
+            gfree: ptr::null_mut(),
         }),
         runqsize: AtomicU32::new(0),
         npidle: AtomicU32::new(0),
@@ -345,9 +347,6 @@ fn init_g(g: *mut G, id: u64, f: Box<dyn FnOnce() + Send>) {
         (*g).id.store(id, Relaxed);
         *(*g).entry.get() = Some(f);
         (*g).status.store(G_RUNNABLE, Relaxed);
-        if let Some(st) = &*(*g).stack.get() {
-            *(*g).sp.get() = asm::init_stack(st.hi, goroutine_main, g as usize);
-        }
     }
 }
 
@@ -611,7 +610,45 @@ fn report_panic(g: *mut G, e: &(dyn std::any::Any + Send)) -> ! {
 
 // ---- M lifecycle ------------------------------------------------------
 
+/// The most Ms (OS threads) the scheduler makes: `GOHEAP_MAXTHREADS`,
+/// default 10000 (Go's `maxmcount`, `debug.SetMaxThreads`). Ms are reused
+/// (idle ones wait in `stopm`), so only goroutines that keep that many
+/// threads blocked at once (`blocking`, or system calls sysmon hands off)
+/// reach it; the process then ends, as Go's does.
+fn maxmcount() -> u32 {
+    static MAX: AtomicU32 = AtomicU32::new(0);
+    let n = MAX.load(Relaxed);
+    if n != 0 {
+        return n;
+    }
+    let n = std::env::var("GOHEAP_MAXTHREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(10_000);
+    MAX.store(n, Relaxed);
+    n
+}
+
+/// Counts a new M; ends the process past `maxmcount` (Go's checkmcount).
+fn checkmcount(l: &mut SchedLocked) {
+    l.mcount += 1;
+    let max = maxmcount();
+    if l.mcount > max {
+        let mut buf = [0u8; 20];
+        let max = crate::os::decimal(max as usize, &mut buf);
+        crate::os::write_stderr(&[
+            b"goheap: newm: program exceeds the ",
+            max,
+            b"-thread limit (GOHEAP_MAXTHREADS): too many goroutines blocked in threads\n",
+        ]);
+        // SAFETY: abort needs no preconditions.
+        unsafe { libc::abort() }
+    }
+}
+
 fn newm(s: &'static Sched, p: &'static P, spinning: bool) {
+    checkmcount(&mut s.lock.lock());
     let id = s.mnext.fetch_add(1, Relaxed);
     let m: &'static M = Box::leak(Box::new(M {
         id,
@@ -626,7 +663,6 @@ fn newm(s: &'static Sched, p: &'static P, spinning: bool) {
         lockedg: Cell::new(ptr::null_mut()),
         tid: AtomicU32::new(0),
     }));
-    s.lock.lock().mcount += 1;
     let mp = m as *const M as usize;
     let r = std::thread::Builder::new()
         .name(format!("goheap-m{id}"))
@@ -820,10 +856,9 @@ fn execute(s: &'static Sched, m: &'static M, g: *mut G) {
         unsafe {
             (*g).status.store(G_RUNNING, Relaxed);
             if (*(*g).stack.get()).is_none() {
-                let st = stack::alloc()
-                    .unwrap_or_else(|| crate::os::fatal("go", "out of stack address space", 0));
+                let st = stackalloc(p);
                 *(*g).stack.get() = Some(st);
-                *(*g).sp.get() = asm::init_stack(st.hi, goroutine_main, g as usize);
+                *(*g).sp.get() = asm::init_stack(st.hi(), goroutine_main, g as usize);
             }
             m.curg.set(g);
             leave(m, p);
@@ -1388,31 +1423,53 @@ fn pidleget(s: &Sched, l: &mut SchedLocked) -> Option<&'static P> {
     Some(p)
 }
 
-// ---- free goroutine records -------------------------------------------
+// ---- free goroutine records and stacks -------------------------------
 
+/// The goroutine `g` ended: its stack goes to the P's stack cache, its
+/// record to the P's free list (records are never freed, see `GRef`).
 fn gfput(s: &Sched, p: Option<&P>, g: *mut G) {
-    // SAFETY: g is dead and ours; the P's list is the owner's.
+    // SAFETY: g is dead and ours; the P's lists are the owner's.
     unsafe {
         (*g).status.store(G_DEAD, Relaxed);
+        let st = (*(*g).stack.get()).take();
         let Some(p) = p else {
-            s.lock.lock().gfree.push(g);
+            stack::put(st.into_iter());
+            let mut l = s.lock.lock();
+            gfree_push(&mut l, g);
             return;
         };
+        if let Some(st) = st {
+            stackfree(p, st);
+        }
         let local = &mut *p.gfree.get();
         local.push(g);
         if local.len() > GFREE_LOCAL_MAX {
             let mut l = s.lock.lock();
-            let keep = GFREE_LOCAL_MAX / 2;
-            l.gfree.extend(local.drain(keep..));
+            for g in local.drain(GFREE_LOCAL_MAX / 2..) {
+                gfree_push(&mut l, g);
+            }
         }
     }
 }
 
+fn gfree_push(l: &mut SchedLocked, g: *mut G) {
+    // SAFETY: g is free and ours; the list is under the lock.
+    unsafe { (*g).schedlink.set(l.gfree) };
+    l.gfree = g;
+}
+
+fn gfree_pop(l: &mut SchedLocked) -> Option<*mut G> {
+    let g = l.gfree;
+    if g.is_null() {
+        return None;
+    }
+    // SAFETY: the list is under the lock.
+    l.gfree = unsafe { (*g).schedlink.get() };
+    Some(g)
+}
+
 fn gfget_global(s: &Sched) -> *mut G {
-    let mut l = s.lock.lock();
-    let g = l.gfree.pop().or_else(|| l.gfree_clean.pop());
-    l.gfree_low = l.gfree_low.min(l.gfree.len());
-    g.unwrap_or_else(G::alloc)
+    gfree_pop(&mut s.lock.lock()).unwrap_or_else(G::alloc)
 }
 
 fn gfget(s: &Sched, p: &P) -> *mut G {
@@ -1420,46 +1477,49 @@ fn gfget(s: &Sched, p: &P) -> *mut G {
     let local = unsafe { &mut *p.gfree.get() };
     if local.is_empty() {
         let mut l = s.lock.lock();
-        let take = l.gfree.len().min(GFREE_LOCAL_MAX / 2);
-        let from = l.gfree.len() - take;
-        local.extend(l.gfree.drain(from..));
-        l.gfree_low = l.gfree_low.min(l.gfree.len());
-        if local.is_empty() {
-            let take = l.gfree_clean.len().min(GFREE_LOCAL_MAX / 2);
-            let from = l.gfree_clean.len() - take;
-            local.extend(l.gfree_clean.drain(from..));
+        while local.len() < GFREE_LOCAL_MAX / 2 {
+            let Some(g) = gfree_pop(&mut l) else { break };
+            local.push(g);
         }
     }
     local.pop().unwrap_or_else(G::alloc)
 }
 
-/// Releases the stack pages of free goroutines that stayed in the global
-/// list since the last call (below the list's low-water mark); they move to
-/// the list of clean ones. The madvise calls run without the lock, on
-/// records taken out of the list meanwhile. Returns how many.
-pub(crate) fn scavenge_stacks(s: &Sched) -> usize {
-    let idle: Vec<*mut G> = {
-        let mut l = s.lock.lock();
-        let low = l.gfree_low.min(l.gfree.len());
-        let idle = l.gfree.drain(..low).collect();
-        l.gfree_low = l.gfree.len();
-        idle
-    };
-    // SAFETY: the records are out of every list: ours, their stacks unused.
-    let mut stacks: Vec<stack::Stack> = idle
-        .iter()
-        .filter_map(|&g| unsafe { *(*g).stack.get() })
-        .collect();
-    stack::release_all(&mut stacks);
-    let n = idle.len();
-    s.lock.lock().gfree_clean.extend(idle);
-    n
+/// A stack for a goroutine about to start on `p`: from the P's cache,
+/// refilled from `stack`'s pool (Go's stackcacherefill).
+fn stackalloc(p: &P) -> stack::Stack {
+    // SAFETY: the P's cache is the owner's.
+    let cache = unsafe { &mut *p.stackcache.get() };
+    if cache.is_empty() && !stack::get(cache, STACK_CACHE_MAX / 2) {
+        crate::os::fatal("go", "out of stack address space", 0);
+    }
+    cache
+        .pop()
+        .unwrap_or_else(|| crate::os::fatal("go", "empty stack cache", 0))
+}
+
+/// Takes back the stack of a goroutine that ended on `p`; a full cache
+/// gives half of itself to the pool (Go's stackcacherelease).
+fn stackfree(p: &P, st: stack::Stack) {
+    // SAFETY: the P's cache is the owner's.
+    let cache = unsafe { &mut *p.stackcache.get() };
+    cache.push(st);
+    if cache.len() > STACK_CACHE_MAX {
+        stack::put(cache.drain(STACK_CACHE_MAX / 2..));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// The record every goroutine keeps for the life of the process (and
+    /// that a parked one costs besides its stack page) stays one cache line.
+    #[test]
+    fn a_goroutine_record_is_64_bytes() {
+        assert_eq!(core::mem::size_of::<G>(), 64);
+    }
 
     /// The lock-free ring under attack: an owner puts (through runnext too)
     /// and takes while two thieves steal halves and runnexts; every entry

@@ -25,7 +25,8 @@ pub(crate) struct G {
     pub status: AtomicU32,
     /// Set by whoever makes the G (go), read by anyone for messages.
     pub id: AtomicU64,
-    /// Owned by the G's current owner (the M running it, or the free list).
+    /// The stack, from the G's first run to its exit (a queued goroutine
+    /// that has not started has none). Owned by the M running the G.
     pub stack: UnsafeCell<Option<Stack>>,
     /// The closure, until the G starts. Owner as `stack`.
     pub entry: UnsafeCell<Option<Box<dyn FnOnce() + Send>>>,
@@ -129,8 +130,10 @@ pub(crate) struct P {
     /// Sysmon's view: last schedtick seen and when (nanotime).
     pub sysmon_tick: AtomicU32,
     pub sysmon_when: AtomicU64,
-    /// Dead Gs with their stacks (owner only).
+    /// Dead Gs, without stacks (owner only).
     pub gfree: UnsafeCell<Vec<*mut G>>,
+    /// Free stacks with their pages (owner only; Go's mcache.stackcache).
+    pub stackcache: UnsafeCell<Vec<Stack>>,
     pub timers: Timers,
     /// Link in the idle P list (under `sched.lock`).
     pub link: Cell<*mut P>,
@@ -155,6 +158,7 @@ impl P {
             sysmon_tick: AtomicU32::new(0),
             sysmon_when: AtomicU64::new(0),
             gfree: UnsafeCell::new(Vec::new()),
+            stackcache: UnsafeCell::new(Vec::new()),
             timers: Timers::new(),
             link: Cell::new(ptr::null_mut()),
         }
@@ -169,12 +173,8 @@ pub(crate) struct SchedLocked {
     pub midle: *mut M,
     pub nmidle: u32,
     pub mcount: u32,
-    /// Global free Gs (with stacks), LIFO.
-    pub gfree: Vec<*mut G>,
-    /// Lowest length of `gfree` since sysmon last scavenged it.
-    pub gfree_low: usize,
-    /// Free Gs whose stack pages sysmon released.
-    pub gfree_clean: Vec<*mut G>,
+    /// Global free Gs (without stacks), LIFO, linked through `schedlink`.
+    pub gfree: *mut G,
 }
 
 // SAFETY: the raw pointers name records that live forever.

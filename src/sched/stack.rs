@@ -31,42 +31,69 @@
 //! `goheap: goroutine N stack overflow` and aborts; any other fault goes to
 //! the handler installed before (std's, or the default action).
 //!
-//! Slots are never returned to the reservation: a dead goroutine keeps its
-//! stack in its P's free list (hot, touched pages kept), then in the global
-//! free list, where sysmon releases the pages of stacks that stayed there a
-//! whole period (`release_all`).
+//! A stack belongs to a goroutine only from its first run to its exit: a
+//! goroutine waiting in a run queue to start holds none, so a burst of
+//! spawned goroutines costs their records, not their stacks (skynet keeps
+//! tens of thousands queued). Free stacks are pooled in three tiers:
+//! - each P's cache (`proc`), at most `STACK_CACHE_MAX`, hot pages kept;
+//! - the global pool here, at most `POOL_MAX` stacks, hot pages kept;
+//!   sysmon releases those that stayed unused a whole period (`scavenge`);
+//! - beyond `POOL_MAX`, stacks are released at once (`madvise`, one call
+//!   per run of neighbouring slots) and their slot goes to the `released`
+//!   bitmap, from which `alloc` reuses the lowest slot before carving a new
+//!   one. So after a burst of goroutines ends, its stack memory goes back
+//!   to the OS and its address space is reused by the next burst.
+//!
+//! Slots are never unmapped: a slot is a stack or reads as zero.
 
 use crate::lock::Mutex;
 use crate::os;
+use core::num::NonZeroUsize;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 const PAGE: usize = 4096;
 const CHUNK_SLOTS: usize = 64;
 const MPROTECT_GUARD_BUDGET: usize = 8192;
+/// Free stacks kept with their pages in the global pool.
+pub(crate) const POOL_MAX: usize = 1024;
 const CANARY: u64 = 0x676f_6865_6170_5354; // "goheapST"
 const MADV_GUARD_INSTALL: i32 = 102;
 
-/// A goroutine stack: usable `[lo, hi)`, guard page just below `lo`.
+/// A goroutine stack: usable `[lo, hi)`, guard page just below `lo`, in
+/// one word (it sits in every G record and stack cache): `lo`, which is
+/// page-aligned, with bit 0 set if the guard is a canary word at `lo`
+/// (checked at switch-out); `hi` is `lo + stack_size()`.
 #[derive(Clone, Copy)]
-pub(crate) struct Stack {
-    pub lo: usize,
-    pub hi: usize,
-    /// Whether the guard is a canary word at `lo` (checked at switch-out).
-    pub canary: bool,
-}
+pub(crate) struct Stack(NonZeroUsize);
 
 impl Stack {
+    fn new(lo: usize, canary: bool) -> Stack {
+        Stack(NonZeroUsize::new(lo | canary as usize).expect("a stack above address 0"))
+    }
+
+    pub(crate) fn lo(&self) -> usize {
+        self.0.get() & !1
+    }
+
+    pub(crate) fn hi(&self) -> usize {
+        self.lo() + stack_size()
+    }
+
+    fn canary(&self) -> bool {
+        self.0.get() & 1 != 0
+    }
+
     /// Whether the canary of an unguarded stack was overwritten.
     #[inline]
     pub(crate) fn overflowed(&self) -> bool {
         // SAFETY: lo is the first word of this stack's usable memory.
-        self.canary && unsafe { (self.lo as *const u64).read_volatile() } != CANARY
+        self.canary() && unsafe { (self.lo() as *const u64).read_volatile() } != CANARY
     }
 
     fn write_canary(&self) {
-        if self.canary {
+        if self.canary() {
             // SAFETY: lo is writable memory of this stack.
-            unsafe { (self.lo as *mut u64).write_volatile(CANARY) };
+            unsafe { (self.lo() as *mut u64).write_volatile(CANARY) };
         }
     }
 }
@@ -86,6 +113,61 @@ struct Slots {
     guarded: usize,
     guard: GuardKind,
     mprotect_guards: usize,
+    /// Free stacks whose pages are kept (LIFO), at most `POOL_MAX`.
+    pool: Vec<Stack>,
+    /// Lowest length of `pool` since sysmon last scavenged it.
+    pool_low: usize,
+    /// Slots whose pages were released (reused lowest first).
+    released: Bitmap,
+    /// Slots guarded by a canary word only.
+    canaries: Bitmap,
+}
+
+/// A growable set of slot numbers.
+struct Bitmap {
+    words: Vec<u64>,
+    len: usize,
+    /// No bit is set below this word.
+    hint: usize,
+}
+
+impl Bitmap {
+    const fn new() -> Bitmap {
+        Bitmap {
+            words: Vec::new(),
+            len: 0,
+            hint: 0,
+        }
+    }
+
+    fn insert(&mut self, i: usize) {
+        if self.words.len() <= i / 64 {
+            self.words.resize(i / 64 + 1, 0);
+        }
+        let bit = 1 << (i % 64);
+        self.len += (self.words[i / 64] & bit == 0) as usize;
+        self.words[i / 64] |= bit;
+        self.hint = self.hint.min(i / 64);
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// Removes and returns the lowest member.
+    fn pop_lowest(&mut self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let w = (self.hint..self.words.len()).find(|&w| self.words[w] != 0)?;
+        let bit = self.words[w].trailing_zeros() as usize;
+        self.words[w] &= !(1 << bit);
+        self.len -= 1;
+        self.hint = w;
+        Some(w * 64 + bit)
+    }
 }
 
 // Read by the signal handler without a lock: written once at reservation.
@@ -99,6 +181,10 @@ static SLOTS: Mutex<Slots> = Mutex::new(Slots {
     guarded: 0,
     guard: GuardKind::Unknown,
     mprotect_guards: 0,
+    pool: Vec::new(),
+    pool_low: 0,
+    released: Bitmap::new(),
+    canaries: Bitmap::new(),
 });
 
 /// Usable bytes per stack (`GOHEAP_STACK`, default 64 KiB, at least 16 KiB).
@@ -155,9 +241,92 @@ pub fn stacks_carved() -> usize {
     SLOTS.lock().next
 }
 
-/// A fresh stack, or `None` if the reservation is exhausted.
-pub(crate) fn alloc() -> Option<Stack> {
+/// Moves up to `n` free stacks into `out`: pooled ones first, else one
+/// released slot or a freshly carved one. Returns false if the reservation
+/// is exhausted.
+pub(crate) fn get(out: &mut Vec<Stack>, n: usize) -> bool {
     let mut s = SLOTS.lock();
+    let from = s.pool.len().saturating_sub(n);
+    if from < s.pool.len() {
+        out.extend(s.pool.drain(from..));
+        s.pool_low = s.pool_low.min(s.pool.len());
+        return true;
+    }
+    let stack = match reuse_released(&mut s) {
+        Some(st) => st,
+        None => match carve(&mut s) {
+            Some(st) => st,
+            None => return false,
+        },
+    };
+    stack.write_canary();
+    out.push(stack);
+    true
+}
+
+/// Takes free stacks back: into the pool up to `POOL_MAX`; the pages of
+/// the others are released, and their slots go to `released`.
+pub(crate) fn put(stacks: impl Iterator<Item = Stack>) {
+    let mut excess = Vec::new();
+    {
+        let mut s = SLOTS.lock();
+        for st in stacks {
+            if s.pool.len() < POOL_MAX {
+                s.pool.push(st);
+            } else {
+                excess.push(st);
+            }
+        }
+    }
+    release(excess);
+}
+
+/// Releases the pooled stacks that stayed unused since the last call (the
+/// pool's low-water mark); sysmon calls it once a period. Returns how many.
+pub(crate) fn scavenge() -> usize {
+    let idle: Vec<Stack> = {
+        let mut s = SLOTS.lock();
+        let low = s.pool_low.min(s.pool.len());
+        let idle = s.pool.drain(..low).collect();
+        s.pool_low = s.pool.len();
+        idle
+    };
+    let n = idle.len();
+    release(idle);
+    n
+}
+
+/// The lowest released slot, or `None`.
+fn reuse_released(s: &mut Slots) -> Option<Stack> {
+    let index = s.released.pop_lowest()?;
+    Some(slot_stack(index, s.canaries.contains(index)))
+}
+
+/// The stack of slot `index`.
+fn slot_stack(index: usize, canary: bool) -> Stack {
+    let guard = BASE.load(Ordering::Relaxed) + index * SLOT.load(Ordering::Relaxed);
+    Stack::new(guard + PAGE, canary)
+}
+
+fn slot_index(st: &Stack) -> usize {
+    (st.lo() - PAGE - BASE.load(Ordering::Relaxed)) / SLOT.load(Ordering::Relaxed)
+}
+
+/// Hands the pages of free stacks back to the OS and records their slots
+/// as released.
+fn release(mut stacks: Vec<Stack>) {
+    if stacks.is_empty() {
+        return;
+    }
+    release_pages(&mut stacks);
+    let mut s = SLOTS.lock();
+    for st in &stacks {
+        s.released.insert(slot_index(st));
+    }
+}
+
+/// A new slot carved from the reservation, or `None` if it is exhausted.
+fn carve(s: &mut Slots) -> Option<Stack> {
     if !reserve() {
         return None;
     }
@@ -192,16 +361,13 @@ pub(crate) fn alloc() -> Option<Stack> {
         }
         s.mapped += n;
     }
-    let guard = base + s.next * slot;
+    let index = s.next;
     s.next += 1;
-    let canary = s.next > s.guarded && !install_guard(&mut s, guard);
-    let stack = Stack {
-        lo: guard + PAGE,
-        hi: guard + slot,
-        canary,
-    };
-    stack.write_canary();
-    Some(stack)
+    let canary = s.next > s.guarded && !install_guard(s, base + index * slot);
+    if canary {
+        s.canaries.insert(index);
+    }
+    Some(slot_stack(index, canary))
 }
 
 /// Installs the guard pages of `n` slots from `at` in one system call
@@ -272,21 +438,20 @@ fn forced_guard() -> GuardKind {
 }
 
 /// Hands the pages of unused stacks back to the OS (they read as zero
-/// again), one `madvise` per run of neighbouring slots: guard pages inside
-/// a run keep their guard (`MADV_DONTNEED` leaves guard markers and
-/// `PROT_NONE` in place).
-pub(crate) fn release_all(stacks: &mut [Stack]) {
-    stacks.sort_unstable_by_key(|s| s.lo);
+/// again, canary included: `get` writes it again), one `madvise` per run of
+/// neighbouring slots: guard pages inside a run keep their guard
+/// (`MADV_DONTNEED` leaves guard markers and `PROT_NONE` in place).
+fn release_pages(stacks: &mut [Stack]) {
+    stacks.sort_unstable_by_key(Stack::lo);
     let mut i = 0;
     while i < stacks.len() {
         let mut j = i + 1;
-        while j < stacks.len() && stacks[j].lo == stacks[j - 1].hi + PAGE {
+        while j < stacks.len() && stacks[j].lo() == stacks[j - 1].hi() + PAGE {
             j += 1;
         }
-        let (lo, hi) = (stacks[i].lo, stacks[j - 1].hi);
+        let (lo, hi) = (stacks[i].lo(), stacks[j - 1].hi());
         // SAFETY: the stacks are not in use (pooled); the range is ours.
         unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED) };
-        stacks[i..j].iter().for_each(Stack::write_canary);
         i = j;
     }
 }
@@ -421,13 +586,40 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_is_one_word_and_keeps_its_guard_kind() {
+        assert_eq!(core::mem::size_of::<Option<Stack>>(), 8);
+        let s = Stack::new(0x7000_0000_1000, true);
+        assert_eq!(
+            (s.lo(), s.hi(), s.canary()),
+            (0x7000_0000_1000, 0x7000_0000_1000 + stack_size(), true)
+        );
+        assert!(!Stack::new(0x7000_0000_1000, false).canary());
+    }
+
+    #[test]
+    fn the_released_set_gives_back_its_lowest_slot_first() {
+        let mut b = Bitmap::new();
+        for i in [700, 3, 64, 65, 3] {
+            b.insert(i);
+        }
+        assert!(b.contains(65) && !b.contains(66));
+        let order: Vec<_> = core::iter::from_fn(|| b.pop_lowest()).collect();
+        assert_eq!(order, [3, 64, 65, 700]);
+        b.insert(5);
+        assert_eq!(b.pop_lowest(), Some(5));
+        assert_eq!(b.pop_lowest(), None);
+    }
+
+    #[test]
     fn stacks_are_writable_and_guarded() {
-        let s = alloc().expect("stack");
-        assert_eq!(s.hi - s.lo, stack_size());
+        let mut got = Vec::new();
+        assert!(get(&mut got, 1));
+        let s = got[0];
+        assert_eq!(s.hi() - s.lo(), stack_size());
         // SAFETY: the stack's usable memory is ours.
-        unsafe { ((s.hi - 8) as *mut u64).write(7) };
-        assert!(is_guard_page(s.lo - 1));
-        assert!(!is_guard_page(s.lo));
+        unsafe { ((s.hi() - 8) as *mut u64).write(7) };
+        assert!(is_guard_page(s.lo() - 1));
+        assert!(!is_guard_page(s.lo()));
         assert!(!s.overflowed());
     }
 }

@@ -12,7 +12,7 @@
 //!   another M (`handoffp`);
 //! - polls the network if no M has for 10 ms;
 //! - wakes an M for overdue timers;
-//! - once a second, releases the pages of stacks in the global free list
+//! - once a second, releases the pages of stacks in the global stack pool
 //!   that sat there unused the whole second;
 //! - when every P has been idle for two of those seconds, sleeps on a futex
 //!   until a P is taken again (an idle process does not wake up for it),
@@ -82,7 +82,7 @@ fn run(s: &'static Sched) {
             (delay_us * 2).min(10_000)
         };
         if now - last_scavenge > SCAVENGE_NS {
-            proc::scavenge_stacks(s);
+            super::stack::scavenge();
             last_scavenge = now;
             idle_scavenges = if all_idle(s) { idle_scavenges + 1 } else { 0 };
         }
