@@ -10,6 +10,8 @@
 //!
 //! - `GOHEAP_DEBUG=gctrace=1`: the collector prints one line per cycle to
 //!   stderr, in the format of Go's `GODEBUG=gctrace=1`.
+//! - `GOHEAP_DEBUG=gcstoptheworld=1`: every cycle marks with the world
+//!   held, as before the concurrent mark (Go's `gcstoptheworld=1`).
 //! - `GOHEAP_GOGC=N` (default 100) or `off`: the managed heap's growth
 //!   between collections, as Go's `GOGC`.
 //!
@@ -25,6 +27,7 @@ const SCAVTRACE: u8 = 2;
 const MADV_FREE: u8 = 4;
 const STATS: u8 = 8;
 const GCTRACE: u8 = 16;
+const GCSTOPTHEWORLD: u8 = 32;
 
 static FLAGS: AtomicU8 = AtomicU8::new(UNREAD);
 
@@ -45,6 +48,9 @@ fn flags() -> u8 {
     }
     if debug_value(b"gctrace").is_some_and(is_on) {
         f |= GCTRACE;
+    }
+    if debug_value(b"gcstoptheworld").is_some_and(is_on) {
+        f |= GCSTOPTHEWORLD;
     }
     FLAGS.store(f, Ordering::Relaxed);
     f
@@ -68,6 +74,11 @@ pub fn stats_at_exit() -> bool {
 /// `GOHEAP_DEBUG=gctrace=1`.
 pub fn gctrace() -> bool {
     flags() & GCTRACE != 0
+}
+
+/// `GOHEAP_DEBUG=gcstoptheworld=1`.
+pub fn gcstoptheworld() -> bool {
+    flags() & GCSTOPTHEWORLD != 0
 }
 
 /// `GOHEAP_GOGC`: `Some(percent)` (default 100), `None` for `off`.

@@ -27,7 +27,7 @@ use crate::alloc::sizeclasses::{
 };
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
@@ -248,6 +248,22 @@ fn alloc_large(kind: Kind, size: usize) -> *mut u8 {
     s.base as *mut u8
 }
 
+/// Whether a C kind (conservative, atomic, uncollectable) was ever
+/// allocated: C code writes those objects without barriers, so from then on
+/// every cycle marks with the world held (`mgc.rs`).
+static C_KINDS_USED: AtomicBool = AtomicBool::new(false);
+
+pub fn c_kinds_used() -> bool {
+    C_KINDS_USED.load(Ordering::Relaxed)
+}
+
+#[inline(always)]
+fn note_kind(kind: Kind) {
+    if !matches!(kind, Kind::Typed(_)) && !C_KINDS_USED.load(Ordering::Relaxed) {
+        C_KINDS_USED.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Allocates `size` bytes aligned to `align` for `kind`; zeroed if the kind
 /// says so; null when the heap limit or the OS refuses, or for alignments
 /// above a page. Call inside the world.
@@ -257,6 +273,7 @@ pub fn alloc(kind: Kind, size: usize, align: usize) -> *mut u8 {
         // Spans are only page-aligned.
         return ptr::null_mut();
     }
+    note_kind(kind);
     let Some(class) = class_of(size.max(1), align) else {
         return alloc_large(kind, size.max(1));
     };

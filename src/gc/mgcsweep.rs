@@ -62,6 +62,14 @@ pub fn sweep(gen: u32) -> Swept {
     out
 }
 
+/// Clears the mark bits of every span (a mark that must start over).
+pub fn clear_all_marks() {
+    for &s in &central().all {
+        // SAFETY: records in `all` are live.
+        unsafe { (*s).clear_marks() };
+    }
+}
+
 /// Sweeps one span; returns the objects it keeps.
 fn sweep_span(s: &mut GcSpan, gen: u32, jobs: &mut Vec<Job>) -> usize {
     let fi = s.freeindex.load(Ordering::Relaxed) as usize;
