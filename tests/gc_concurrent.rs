@@ -37,13 +37,17 @@ fn payload(id: u64) -> Vec<u64> {
 }
 
 fn node<'gc>(mu: &Mutation<'gc>) -> Gc<'gc, Node<'gc>> {
+    node_with(mu, Vec::new())
+}
+
+fn node_with<'gc>(mu: &Mutation<'gc>, edges: Vec<(u64, Gc<'gc, Node<'gc>>)>) -> Gc<'gc, Node<'gc>> {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     Gc::new(
         mu,
         Node {
             id,
             payload: payload(id),
-            edges: GcCell::new(Vec::new()),
+            edges: GcCell::new(edges),
             atom: GcAtomic::new(None),
             atom_id: AtomicU64::new(0),
         },
@@ -106,7 +110,7 @@ fn scope_of_work(rng: &mut Rng, roots: &mut Vec<(u64, RootedNode)>, ops: usize) 
             }
             let (pid, parent) = held[rng.below(held.len())];
             check(parent, pid);
-            match rng.below(10) {
+            match rng.below(11) {
                 // Allocate and link into a reachable node.
                 0 | 1 => {
                     let n = node(mu);
@@ -145,6 +149,18 @@ fn scope_of_work(rng: &mut Rng, roots: &mut Vec<(u64, RootedNode)>, ops: usize) 
                         let (cid, child) = held[rng.below(held.len())];
                         roots.push((cid, Root::new(mu, child)));
                     }
+                }
+                // Take an edge out and put it only into a new node's
+                // initial fields (no barrier: the new node is black, so
+                // only the deletion's shade keeps the target).
+                8 => {
+                    let taken = {
+                        let mut e = parent.edges.borrow_mut(mu);
+                        let n = e.len().min(2);
+                        e.drain(..n).collect::<Vec<_>>()
+                    };
+                    let n = node_with(mu, taken);
+                    parent.edges.borrow_mut(mu).push((n.id, n));
                 }
                 // Forget some handles.
                 _ => {

@@ -230,11 +230,13 @@ fn gc_new_failed(what: &[u8], n: usize) -> ! {
     unsafe { libc::abort() }
 }
 
-/// While marking, objects are allocated marked (`mbarrier::ALLOCATE_BLACK`).
+/// While marking, objects are allocated marked (`mbarrier::ALLOCATE_BLACK`),
+/// and allocating threads assist the mark in proportion.
 #[inline(always)]
 pub(crate) fn allocate_black(p: usize) {
     if mbarrier::ALLOCATE_BLACK.load(Ordering::Relaxed) {
         mbitmap::set_mark_at(p);
+        mgcmark::note_black_alloc();
     }
 }
 

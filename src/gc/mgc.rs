@@ -75,6 +75,7 @@
 //!   What is stored comes from handles: protected, so (W) holds for the new
 //!   edges. `GcAtomic::swap` shades the pointer it replaced likewise;
 //! - *dropping* handles or roots removes no heap edge.
+//!
 //! A concurrent marker reading a cell takes its scan flag; a cell being
 //! written it skips, treating it as scanned: its old contents were shaded
 //! when the borrow began (after the start, since no scope was open then,
@@ -228,9 +229,10 @@ fn refused_in_cycle(what: &str) -> ! {
     unsafe { libc::abort() }
 }
 
-/// Aborts the process if a cycle unwinds (a panicking hook or `Trace`
-/// impl): the world would stay held and every later entry would hang.
-struct AbortOnUnwind;
+/// Aborts the process if a cycle, a barrier or an assist unwinds (a
+/// panicking hook or `Trace` impl): the world would stay held, or grey work
+/// counted forever, and every later cycle would hang.
+pub(crate) struct AbortOnUnwind;
 
 impl Drop for AbortOnUnwind {
     fn drop(&mut self) {
@@ -551,6 +553,7 @@ fn worker_started() -> bool {
 /// terminate it itself: cycles end on a mutator's scope boundary, as they
 /// always have (the next exit that empties the world, or the next entry).
 fn mark_worker() {
+    let _guard = AbortOnUnwind;
     let mut m = Marker::concurrent(1024);
     loop {
         {
@@ -560,15 +563,21 @@ fn mark_worker() {
             }
         }
         mgcmark::drain_shared(&mut m, true);
-        let done = Instant::now();
-        if PHASE
-            .compare_exchange(MARK, MARK_DONE, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
-            if let Some(st) = started().as_mut() {
-                st.mark_done = Some(done);
-            }
-            STATE.fetch_or(PENDING, Ordering::Relaxed);
+        mark_done();
+    }
+}
+
+/// No grey work is left (the worker's or an assist's finding): asks for
+/// the world to terminate the mark, once per cycle.
+pub(crate) fn mark_done() {
+    let done = Instant::now();
+    if PHASE
+        .compare_exchange(MARK, MARK_DONE, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+    {
+        if let Some(st) = started().as_mut() {
+            st.mark_done = Some(done);
         }
+        STATE.fetch_or(PENDING, Ordering::Relaxed);
     }
 }

@@ -25,6 +25,7 @@
 //!   its own count added first);
 //! - a write barrier adds one to `GREY` *before* it sets any mark bit and
 //!   takes it off only after what it greyed is in `WORK` (counted).
+//!
 //! So while an object is grey, `GREY > 0`; `GREY == 0` (with `WORK` empty)
 //! means no grey object exists anywhere. `mgc.rs` argues why no mutator can
 //! make a new grey object after that.
@@ -36,7 +37,7 @@
 use super::api;
 use super::mbitmap::{self, Bits, GcSpan, Kind, Scan};
 use super::mcache::central;
-use super::mgc::Hooks;
+use super::mgc::{AbortOnUnwind, Hooks};
 use super::trace::Trace;
 use core::mem::needs_drop;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -46,6 +47,8 @@ use std::sync::{Mutex, MutexGuard};
 static WORK: Mutex<Vec<(usize, Scan)>> = Mutex::new(Vec::new());
 /// Grey work not yet finished (see the module comment).
 static GREY: AtomicUsize = AtomicUsize::new(0);
+/// `WORK`'s length as of its last change (a hint, read without the lock).
+static WORK_LEN: AtomicUsize = AtomicUsize::new(0);
 
 fn work() -> MutexGuard<'static, Vec<(usize, Scan)>> {
     WORK.lock().unwrap_or_else(|e| e.into_inner())
@@ -123,9 +126,23 @@ impl Marker {
     /// enter it, so an object's memory is in cache by the time it is
     /// scanned (the grey stack alone would scan each right after the push).
     pub fn drain(&mut self) {
+        self.drain_some(usize::MAX);
+    }
+
+    /// Scans up to `budget` grey objects (what is left stays on the stack);
+    /// returns how many it scanned. A concurrent marker hands half its
+    /// stack to `WORK` now and then when `WORK` runs dry, so that other
+    /// markers (assists) find work (Go's gcWork balance).
+    fn drain_some(&mut self, budget: usize) -> usize {
         let mut ring = [(0usize, Scan::Words(0)); PREFETCH];
         let (mut head, mut len) = (0usize, 0usize);
+        let mut done = 0;
         loop {
+            if done == budget {
+                self.stack
+                    .extend((0..len).map(|i| ring[(head + i) % PREFETCH]));
+                return done;
+            }
             while len < PREFETCH {
                 let Some(e) = self.stack.pop() else { break };
                 prefetch(e.0);
@@ -133,7 +150,7 @@ impl Marker {
                 len += 1;
             }
             if len == 0 {
-                return;
+                return done;
             }
             let (p, scan) = ring[head];
             head = (head + 1) % PREFETCH;
@@ -143,9 +160,26 @@ impl Marker {
                 // being dropped (queued objects are not pushed).
                 Scan::Typed(trace) => unsafe { trace(p as *const u8, self) },
                 // SAFETY: a conservative object of n bytes, allocated and
-                // not written while the world is held.
+                // not written while the world is held (conservative objects
+                // exist only in stop-the-world cycles).
                 Scan::Words(n) => unsafe { self.scan_conservative(p, p + n) },
             }
+            done += 1;
+            if self.concurrent && done % 256 == 0 {
+                self.share();
+            }
+        }
+    }
+
+    /// Hands half the private stack to `WORK` if `WORK` is empty.
+    #[cold]
+    fn share(&mut self) {
+        if self.stack.len() >= 64 && WORK_LEN.load(Ordering::Relaxed) == 0 {
+            let mut half = self.stack.split_off(self.stack.len() / 2);
+            GREY.fetch_add(half.len(), Ordering::SeqCst);
+            let mut w = work();
+            w.append(&mut half);
+            WORK_LEN.store(w.len(), Ordering::Relaxed);
         }
     }
 
@@ -199,9 +233,11 @@ pub fn grey_roots() {
 /// shade. Counted in `GREY` from before the first mark bit it sets.
 pub fn shade<T: Trace + ?Sized>(v: &T) {
     GREY.fetch_add(1, Ordering::SeqCst);
+    let guard = AbortOnUnwind;
     let mut m = Marker::concurrent(0);
     v.trace(&mut m);
     publish(&mut m);
+    core::mem::forget(guard);
     GREY.fetch_sub(1, Ordering::SeqCst);
 }
 
@@ -216,11 +252,78 @@ pub fn shade_object(p: *const u8) {
     GREY.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// Hands a barrier marker's grey objects to `WORK`, counted.
+/// Hands a marker's grey objects to `WORK`, counted.
 fn publish(m: &mut Marker) {
     if !m.stack.is_empty() {
         GREY.fetch_add(m.stack.len(), Ordering::SeqCst);
-        work().append(&mut m.stack);
+        let mut w = work();
+        w.append(&mut m.stack);
+        WORK_LEN.store(w.len(), Ordering::Relaxed);
+    }
+}
+
+/// Takes up to `n` grey objects from `WORK` (their count stays in `GREY`
+/// until the taker is done with them).
+fn take_work(n: usize) -> Vec<(usize, Scan)> {
+    let mut w = work();
+    let keep = w.len().saturating_sub(n);
+    let batch = w.split_off(keep);
+    WORK_LEN.store(w.len(), Ordering::Relaxed);
+    batch
+}
+
+/// Objects a thread allocated black since its last assist.
+const ASSIST_EVERY: u32 = 256;
+
+thread_local! {
+    static BLACK_ALLOCS: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+/// Counts an object allocated black; every `ASSIST_EVERY` of them the
+/// allocating thread pays a mark assist (Go's gcAssistAlloc).
+#[inline(always)]
+pub fn note_black_alloc() {
+    let n = BLACK_ALLOCS.get() + 1;
+    if n < ASSIST_EVERY {
+        BLACK_ALLOCS.set(n);
+    } else {
+        BLACK_ALLOCS.set(0);
+        assist(ASSIST_EVERY as usize * assist_ratio());
+    }
+}
+
+/// Objects to scan per object allocated while marking. Go derives its
+/// assist ratio from the scan work expected and the heap left before the
+/// goal; with GOGC = 100 the runway equals the live heap, one object
+/// allocated per object to scan, so goheap scans `2 × 100 / GOGC` (the 2 a
+/// margin for the worker's share of the CPU not being measured yet).
+fn assist_ratio() -> usize {
+    crate::options::gogc().map_or(1, |g| (200 / g.max(1) as usize).max(1))
+}
+
+/// A mark assist: scans about `budget` grey objects from `WORK`.
+#[cold]
+fn assist(budget: usize) {
+    if GREY.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let guard = AbortOnUnwind;
+    let mut m = Marker::concurrent(0);
+    let mut done = 0;
+    while done < budget {
+        let batch = take_work(budget - done);
+        if batch.is_empty() {
+            break;
+        }
+        let n = batch.len();
+        m.stack.extend(batch);
+        done += m.drain_some(budget - done);
+        publish(&mut m);
+        GREY.fetch_sub(n, Ordering::SeqCst);
+    }
+    core::mem::forget(guard);
+    if GREY.load(Ordering::SeqCst) == 0 {
+        super::mgc::mark_done();
     }
 }
 
@@ -229,7 +332,7 @@ fn publish(m: &mut Marker) {
 /// left (`GREY == 0`).
 pub fn drain_shared(m: &mut Marker, wait: bool) -> bool {
     loop {
-        let batch = core::mem::take(&mut *work());
+        let batch = take_work(usize::MAX);
         if batch.is_empty() {
             if GREY.load(Ordering::SeqCst) == 0 {
                 return true;
