@@ -11,13 +11,13 @@
 //! and a store of the span's `freeindex`.
 //!
 //! Caches are used only inside the world (`mgc.rs`), and the cycle empties
-//! every registered cache before it marks (`flush_all`), so no cache holds a
-//! span across a cycle. Taking a span counts its free slots as allocated
+//! every registered cache before it sweeps (`flush_all`, with the world
+//! held), so no cache holds a span across a sweep. During a concurrent mark
+//! caches keep allocating, black (`api::allocate_black`). Taking a span counts its free slots as allocated
 //! bytes for the pacer (as Go's `mcache.refill` does); that is when a
 //! collection may be requested.
 
 use super::mbitmap::{self, Bits, GcSpan, Kind, TypeInfo};
-use super::mgc;
 use super::mgcmark::prefetch;
 use super::mgcpacer;
 use crate::alloc::mheap::HEAP;
@@ -311,8 +311,10 @@ impl CacheHandle {
 
 impl Drop for CacheHandle {
     fn drop(&mut self) {
-        // Inside the world, so that no cycle is flushing this cache.
-        let _w = mgc::World::enter_short();
+        // `flush_all` clears caches under the `CACHES` lock: once this one
+        // is off the list no cycle touches it. (Not by entering the world:
+        // the exit could end a cycle the concurrent mark left pending, on a
+        // thread that is going away.)
         let me = self.0.get() as usize;
         lock_caches().retain(|&c| c != me);
     }

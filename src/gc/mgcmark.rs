@@ -294,11 +294,15 @@ pub fn note_black_alloc() {
 
 /// Objects to scan per object allocated while marking. Go derives its
 /// assist ratio from the scan work expected and the heap left before the
-/// goal; with GOGC = 100 the runway equals the live heap, one object
-/// allocated per object to scan, so goheap scans `2 × 100 / GOGC` (the 2 a
-/// margin for the worker's share of the CPU not being measured yet).
+/// goal (with GOGC = 100 about one object scanned per object allocated);
+/// goheap uses a fixed `8 × 100 / GOGC`: a cycle ends only at a scope
+/// boundary, so everything a scope allocates after the mark is done stays
+/// (black) until that sweep, and a mark that finishes early keeps that
+/// floating garbage small. On binary-trees (depth 21) ratio 8 against 2
+/// took the longest pause from 158 to 51 ms and CPU time from 17.1 to
+/// 14.6 s (the worker competes less), with the same peak RSS.
 fn assist_ratio() -> usize {
-    crate::options::gogc().map_or(1, |g| (200 / g.max(1) as usize).max(1))
+    crate::options::gogc().map_or(1, |g| (800 / g.max(1) as usize).max(1))
 }
 
 /// A mark assist: scans about `budget` grey objects from `WORK`.
