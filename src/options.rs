@@ -12,6 +12,8 @@
 //!   stderr, in the format of Go's `GODEBUG=gctrace=1`.
 //! - `GOHEAP_DEBUG=schedtrace=X`: sysmon prints Go's `SCHED` line (the
 //!   scheduler's Ps, Ms and run queues) to stderr every X milliseconds.
+//! - `GOHEAP_DEBUG=gcstoptheworld=1`: every cycle marks with the world
+//!   held, as before the concurrent mark (Go's `gcstoptheworld=1`).
 //! - `GOHEAP_GOGC=N` (default 100) or `off`: the managed heap's growth
 //!   between collections, as Go's `GOGC`.
 //!
@@ -27,6 +29,7 @@ const SCAVTRACE: u8 = 2;
 const MADV_FREE: u8 = 4;
 const STATS: u8 = 8;
 const GCTRACE: u8 = 16;
+const GCSTOPTHEWORLD: u8 = 32;
 
 static FLAGS: AtomicU8 = AtomicU8::new(UNREAD);
 
@@ -47,6 +50,9 @@ fn flags() -> u8 {
     }
     if debug_value(b"gctrace").is_some_and(is_on) {
         f |= GCTRACE;
+    }
+    if debug_value(b"gcstoptheworld").is_some_and(is_on) {
+        f |= GCSTOPTHEWORLD;
     }
     FLAGS.store(f, Ordering::Relaxed);
     f
@@ -78,6 +84,11 @@ pub fn schedtrace_ms() -> u64 {
         .and_then(|v| core::str::from_utf8(v).ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// `GOHEAP_DEBUG=gcstoptheworld=1`.
+pub fn gcstoptheworld() -> bool {
+    flags() & GCSTOPTHEWORLD != 0
 }
 
 /// `GOHEAP_GOGC`: `Some(percent)` (default 100), `None` for `off`.

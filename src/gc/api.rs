@@ -11,6 +11,10 @@
 //! - `GcCell<T>`: a `RefCell` with an atomic flag (so `Sync` when `T` is),
 //!   whose `borrow_mut` passes the write barrier; `GcAtomic`: an atomic
 //!   `Option<Gc>` for lock-free sharing, with the barrier on `store`.
+//! - The concurrent mark reads cells beside their writers: it takes the
+//!   cell's `SCANNING` flag, which readers share and a writer waits for (a
+//!   marker holds it only while it traces the value, and never waits for a
+//!   mutator); a cell being written is skipped (`GcCell::trace` says why).
 //!
 //! Example:
 //!
@@ -110,7 +114,7 @@ use super::mbitmap::{self, Kind, TypeInfo};
 use super::mcache;
 use super::mfinal;
 use super::mgc::World;
-use super::mgcmark::{trace_erased, Marker};
+use super::mgcmark::{self, trace_erased, Marker};
 use super::trace::Trace;
 use crate::alloc::sizeclasses::PAGE_SIZE;
 use core::cell::UnsafeCell;
@@ -226,11 +230,13 @@ fn gc_new_failed(what: &[u8], n: usize) -> ! {
     unsafe { libc::abort() }
 }
 
-/// While marking, objects are allocated marked (`mbarrier::ALLOCATE_BLACK`).
+/// While marking, objects are allocated marked (`mbarrier::ALLOCATE_BLACK`),
+/// and allocating threads assist the mark in proportion.
 #[inline(always)]
 pub(crate) fn allocate_black(p: usize) {
     if mbarrier::ALLOCATE_BLACK.load(Ordering::Relaxed) {
         mbitmap::set_mark_at(p);
+        mgcmark::note_black_alloc();
     }
 }
 
@@ -366,6 +372,15 @@ pub(crate) fn for_each_root(mut f: impl FnMut(usize)) {
     }
 }
 
+/// While marking, the object of a root is shaded when the root is made or
+/// read (`mbarrier.rs`).
+#[inline(always)]
+fn shade_rooted(p: NonNull<u8>) {
+    if mbarrier::MARKING.load(Ordering::Relaxed) {
+        mgcmark::shade_object(p.as_ptr());
+    }
+}
+
 impl<R: for<'a> Rootable<'a> + ?Sized + 'static> Root<R> {
     /// Roots the object of `gc`.
     pub fn new<'gc>(_mu: &Mutation<'gc>, gc: Gc<'gc, <R as Rootable<'gc>>::Root>) -> Root<R>
@@ -373,6 +388,7 @@ impl<R: for<'a> Rootable<'a> + ?Sized + 'static> Root<R> {
         <R as Rootable<'gc>>::Root: Trace,
     {
         let p = gc.ptr.cast::<u8>();
+        shade_rooted(p);
         Root {
             slot: register_root(p.as_ptr() as usize),
             ptr: p,
@@ -384,6 +400,7 @@ impl<R: for<'a> Rootable<'a> + ?Sized + 'static> Root<R> {
     pub fn get<'gc>(&self, _mu: &Mutation<'gc>) -> Gc<'gc, <R as Rootable<'gc>>::Root> {
         // The object is alive (rooted), and everything it reaches is; its
         // type differs from the one it was rooted with only in the brand.
+        shade_rooted(self.ptr);
         Gc {
             ptr: self.ptr.cast(),
             _brand: PhantomData,
@@ -416,6 +433,9 @@ unsafe impl<R: for<'a> Rootable<'a> + ?Sized + 'static> Trace for Root<R> {
 }
 
 const WRITING: isize = -1;
+/// One marker tracing the value (readers may share it, writers wait): the
+/// flag counts markers from this bit up, readers below it.
+const SCANNING: isize = 1 << 40;
 
 /// A `RefCell` for GC objects: `borrow_mut` passes the write barrier, and
 /// the flag is atomic, so the cell is `Sync` when `T` is `Send + Sync`.
@@ -466,16 +486,44 @@ impl<T: ?Sized + Trace> GcCell<T> {
 
     /// Exclusive access through the write barrier; panics if borrowed.
     pub fn borrow_mut<'b>(&'b self, _mu: &Mutation<'_>) -> GcRefMut<'b, T> {
-        if self
-            .flag
-            .compare_exchange(0, WRITING, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+        while let Err(f) =
+            self.flag
+                .compare_exchange_weak(0, WRITING, Ordering::Acquire, Ordering::Relaxed)
         {
-            panic!("goheap: GcCell already borrowed");
+            match f {
+                0 => {}
+                f if f > 0 && f & (SCANNING - 1) == 0 => std::thread::yield_now(),
+                _ => panic!("goheap: GcCell already borrowed"),
+            }
         }
+        // The old contents are shaded now, not when the borrow ends, so a
+        // forgotten `GcRefMut` cannot skip that half of the barrier.
         // SAFETY: exclusive now.
         mbarrier::before_write(unsafe { &*self.value.get() });
         GcRefMut { cell: self }
+    }
+
+    /// Traces the value beside running mutators: shares the cell with its
+    /// readers under `SCANNING`; skips it while it is being written.
+    fn trace_concurrently(&self, m: &mut Marker) {
+        let mut f = self.flag.load(Ordering::Relaxed);
+        loop {
+            if f < 0 {
+                return;
+            }
+            match self.flag.compare_exchange_weak(
+                f,
+                f + SCANNING,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => f = now,
+            }
+        }
+        // SAFETY: no writer while `SCANNING` is held.
+        unsafe { (*self.value.get()).trace(m) };
+        self.flag.fetch_sub(SCANNING, Ordering::Release);
     }
 }
 
@@ -485,13 +533,23 @@ impl<T: fmt::Debug + Trace> fmt::Debug for GcCell<T> {
     }
 }
 
-// SAFETY: traces the value. A cycle runs with no scope open, so no borrow
-// can be writing to it.
+// SAFETY: traces the value, unless a writer holds the cell. A marker
+// that holds the world finds a writer only if its `GcRefMut` was
+// forgotten: the cell can never be borrowed again, so what it holds is
+// unreachable for every mutator. A concurrent marker (or a barrier) that
+// meets a writer skips the cell too: the writer shaded the old contents
+// when its borrow began (after the cycle's roots were taken, since no scope
+// is open then), and can store only pointers it holds, which the mark's
+// invariant protects already (`mgc.rs`).
 unsafe impl<T: ?Sized + Trace> Trace for GcCell<T> {
     const NEEDS_TRACE: bool = T::NEEDS_TRACE;
     fn trace(&self, m: &mut Marker) {
-        // SAFETY: as above.
-        unsafe { (*self.value.get()).trace(m) }
+        if m.is_concurrent() {
+            self.trace_concurrently(m);
+        } else if self.flag.load(Ordering::Relaxed) >= 0 {
+            // SAFETY: the world is held: no writer, and none can start.
+            unsafe { (*self.value.get()).trace(m) }
+        }
     }
 }
 

@@ -1,29 +1,36 @@
-//! Write-barrier entry points (Go's mbarrier.go, mwbbuf.go).
+//! Write-barrier entry points (Go's mbarrier.go).
 //!
 //! Every store of GC pointers into a GC object goes through `GcCell`'s
-//! `borrow_mut` or `GcAtomic::store`, which call `before_write` with the
-//! old contents and `after_write` with the new: Go's hybrid barrier (shade
-//! the overwritten pointer, Yuasa; shade the new one, Dijkstra), applied to
-//! every GC pointer the cell holds. Outside marking it is one relaxed load
-//! of `MARKING`. While marking, the pointers go to `WBUF` (Go's per-P
-//! write-barrier buffer, one here), which the mark drains.
+//! `borrow_mut` or `GcAtomic::swap`/`store`. While `MARKING` is set they
+//! *shade* (mark grey, `mgcmark::shade`):
+//! - the old contents: `GcCell::borrow_mut` shades everything the cell
+//!   holds when the borrow begins, `GcAtomic::swap` the pointer it
+//!   replaced (Yuasa's deletion barrier, the half of Go's hybrid barrier
+//!   that keeps the snapshot of the concurrent mark: see `mgc.rs`);
+//! - the new contents: `GcRefMut::drop` and `GcAtomic::swap` shade what was
+//!   stored (Dijkstra's half). The collector's soundness does not depend on
+//!   it (a `GcRefMut` may be forgotten, skipping its drop): a mutator only
+//!   ever stores pointers it holds, and those are protected already
+//!   (`mgc.rs`). It only shortens the time a stored object stays white.
 //!
-//! The stop-the-world cycle never lets a mutator run while `MARKING` is
-//! set, so today the buffer stays empty in practice; the concurrent mark
-//! of the next issue sets `MARKING` and `ALLOCATE_BLACK` around its mark
-//! phase and needs no change in the API.
+//! `Root::new` and `Root::get` shade their object too, so that every handle
+//! a scope gets from a root is marked.
+//!
+//! Outside marking a barrier is one relaxed load of `MARKING`. Shading
+//! marks directly (mark bits are atomic) and hands the grey objects to the
+//! shared work list, counted in `mgcmark::GREY`: Go buffers them per P
+//! (mwbbuf.go) to batch that hand-over; goheap's stores through cells are
+//! rare enough in its workloads that one lock per shading store is kept
+//! until a benchmark says otherwise.
 
-use super::mgcmark::Marker;
+use super::mgcmark;
 use super::trace::Trace;
 use core::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
 /// Go's `writeBarrier.enabled`.
 pub static MARKING: AtomicBool = AtomicBool::new(false);
 /// Objects allocated now are allocated marked (Go's `gcBlackenEnabled`).
 pub static ALLOCATE_BLACK: AtomicBool = AtomicBool::new(false);
-
-static WBUF: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
 /// Before GC pointers in `old` are overwritten.
 #[inline(always)]
@@ -43,45 +50,42 @@ pub fn after_write<T: Trace + ?Sized>(new: &T) {
 
 #[cold]
 fn shade<T: Trace + ?Sized>(v: &T) {
-    let mut m = Marker::recording();
-    v.trace(&mut m);
-    WBUF.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .extend(m.take_recorded());
-}
-
-/// Greys what the barrier recorded (mark phase).
-pub fn drain_into(m: &mut Marker) {
-    let buf = core::mem::take(&mut *WBUF.lock().unwrap_or_else(|e| e.into_inner()));
-    for p in buf {
-        m.mark_object(p as *const u8);
-    }
+    mgcmark::shade(v);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gc::mgcmark::is_marked;
     use crate::gc::{mutate, Gc, GcAtomic, GcCell};
 
-    /// While marking, a store through a cell records the old and the new
-    /// pointers (the hybrid barrier); outside marking it records nothing.
+    /// While marking, a store through a cell shades the old pointer when
+    /// the borrow begins (even if the borrow is forgotten) and the new one
+    /// when it ends; `GcAtomic` shades both; outside marking nothing is.
     #[test]
-    fn barrier_records_old_and_new_pointers_only_while_marking() {
-        mutate(|mu| {
-            let a = Gc::new(mu, 1u64);
-            let b = Gc::new(mu, 2u64);
-            let cell = GcCell::new(Some(a));
-            let atomic = GcAtomic::new(Some(b));
-            *cell.borrow_mut(mu) = Some(b);
-            assert!(WBUF.lock().unwrap().is_empty());
-            MARKING.store(true, Ordering::Relaxed);
-            *cell.borrow_mut(mu) = Some(a);
-            atomic.store(mu, None);
-            MARKING.store(false, Ordering::Relaxed);
-            let got = core::mem::take(&mut *WBUF.lock().unwrap());
-            let (pa, pb) = (a.as_ptr() as usize, b.as_ptr() as usize);
-            // Cell: old b, new a; atomic: new none, old b.
-            assert_eq!(got, vec![pb, pa, pb]);
-        });
+    fn barrier_shades_old_and_new_pointers_only_while_marking() {
+        // MARKING changes only while the world is held, never while a scope
+        // is open: a scope that finds it clear may flip it for itself (no
+        // cycle can start meanwhile); one that finds a cycle marking waits.
+        while !mutate(|mu| !MARKING.load(Ordering::Relaxed) && check_barriers(mu)) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    fn check_barriers(mu: &crate::gc::Mutation<'_>) -> bool {
+        let [a, b, c, d, e] = [1u64, 2, 3, 4, 5].map(|v| Gc::new(mu, v));
+        let marked = |g: Gc<'_, u64>| is_marked(g.as_ptr().cast());
+        let cell = GcCell::new(Some(a));
+        let atomic = GcAtomic::new(Some(b));
+        *cell.borrow_mut(mu) = Some(c);
+        assert!(![a, b, c].into_iter().any(marked));
+        MARKING.store(true, Ordering::Relaxed);
+        *cell.borrow_mut(mu) = Some(d);
+        atomic.store(mu, Some(e));
+        let forgotten = GcCell::new(Some(a));
+        core::mem::forget(forgotten.borrow_mut(mu));
+        MARKING.store(false, Ordering::Relaxed);
+        assert!([a, b, c, d, e].into_iter().all(marked));
+        true
     }
 }

@@ -12,17 +12,18 @@
 //!
 //! A thread finds its cache through `os::gc_cache_word` (one initial-exec
 //! TLS load). Caches are used only inside the world (`mgc.rs`), and the
-//! cycle empties every registered cache before it marks (`flush_all`), so
-//! no cache holds a span across a cycle. The exception is libgc's: a
-//! registered C thread owns its cache (`use_thread_cache`), allocates from
-//! it outside the world when no refill is needed (`alloc_cached`), and the
-//! world stopper empties it once the thread stands still (see
-//! `stoptheworld`). Taking a span counts its free slots as allocated
+//! cycle empties every registered cache before it sweeps (`flush_all`, with
+//! the world held), so no cache holds a span across a sweep. During a
+//! concurrent mark caches keep allocating, black (`api::allocate_black`).
+//! The exception is libgc's: a registered C thread owns its cache
+//! (`use_thread_cache`), allocates from it outside the world when no refill
+//! is needed (`alloc_cached`), and the world stopper empties it once the
+//! thread stands still (see `stoptheworld`; C kinds make every cycle stop
+//! the world). Taking a span counts its free slots as allocated
 //! bytes for the pacer (as Go's `mcache.refill` does); that is when a
 //! collection may be requested.
 
 use super::mbitmap::{self, Bits, GcSpan, Kind, TypeInfo};
-use super::mgc;
 use super::mgcmark::prefetch;
 use super::mgcpacer;
 use crate::alloc::mheap::HEAP;
@@ -32,7 +33,7 @@ use crate::alloc::sizeclasses::{
 };
 use core::cell::UnsafeCell;
 use core::ptr;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
@@ -276,6 +277,22 @@ fn alloc_large(kind: Kind, size: usize) -> *mut u8 {
     s.base as *mut u8
 }
 
+/// Whether a C kind (conservative, atomic, uncollectable) was ever
+/// allocated: C code writes those objects without barriers, so from then on
+/// every cycle marks with the world held (`mgc.rs`).
+static C_KINDS_USED: AtomicBool = AtomicBool::new(false);
+
+pub fn c_kinds_used() -> bool {
+    C_KINDS_USED.load(Ordering::Relaxed)
+}
+
+#[inline(always)]
+fn note_kind(kind: Kind) {
+    if !matches!(kind, Kind::Typed(_)) && !C_KINDS_USED.load(Ordering::Relaxed) {
+        C_KINDS_USED.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Allocates `size` bytes aligned to `align` for `kind`; zeroed if the kind
 /// says so; null when the heap limit or the OS refuses, or for alignments
 /// above a page. Call inside the world.
@@ -285,6 +302,7 @@ pub fn alloc(kind: Kind, size: usize, align: usize) -> *mut u8 {
         // Spans are only page-aligned.
         return ptr::null_mut();
     }
+    note_kind(kind);
     let Some(class) = class_of(size.max(1), align) else {
         return alloc_large(kind, size.max(1));
     };
@@ -360,8 +378,10 @@ impl CacheHandle {
 
 impl Drop for CacheHandle {
     fn drop(&mut self) {
-        // Inside the world, so that no cycle is flushing this cache.
-        let _w = mgc::World::enter_short();
+        // `flush_all` clears caches under the `CACHES` lock: once this one
+        // is off the list no cycle touches it. (Not by entering the world:
+        // the exit could end a cycle the concurrent mark left pending, on a
+        // thread that is going away.)
         let me = self.0.get() as usize;
         if crate::os::gc_cache_word::get() == me {
             crate::os::gc_cache_word::set(0);

@@ -23,7 +23,94 @@
 //!
 //! Inside the world a thread may allocate, read and write GC objects, and
 //! look up the collector's metadata; outside it, only `Root` handles (whose
-//! table has its own lock). A cycle therefore sees no mutator at all.
+//! table has its own lock). The parts of a cycle that hold the world see no
+//! mutator at all; its concurrent mark runs beside them (below).
+//!
+//! # The concurrent cycle
+//!
+//! `PHASE` is `OFF`, `MARK` or `MARK_DONE`. A cycle holds the world twice:
+//!
+//! * **Start** (`start_concurrent`, world held, so no scope is open):
+//!   `MARKING` (the barriers) and `ALLOCATE_BLACK` go on, the `Root` table
+//!   is greyed into `mgcmark`'s shared work list (one snapshot: its lock is
+//!   held), `PHASE = MARK`, the mark worker is woken, the world released.
+//! * **Concurrent mark**: the worker (`mark_worker`, Go's dedicated
+//!   gcBgMarkWorker) drains grey work; mutators run, and their barriers
+//!   shade. When `mgcmark::GREY` is zero (no grey object anywhere) the
+//!   worker sets `MARK_DONE` and `PENDING`.
+//! * **Mark termination** (`finish_concurrent`, world held): drains what
+//!   grey work is left (a barrier may have shaded after the worker looked),
+//!   barriers off, caches flushed, sweep, statistics.
+//!
+//! Every cycle ends at a mutator's scope boundary (the exit that empties
+//! the world, or an entry that finds it empty), as with the stop-the-world
+//! collector: the worker never ends one, so a program that stops entering
+//! scopes sees no cycle end behind its back.
+//!
+//! ## Why the concurrent mark frees no object a handle can reach
+//!
+//! Rust stacks are never scanned, so this differs from Go: instead of
+//! scanning stacks, the start waits for *no scope at all to be open*; then
+//! no handle exists, and every object that can ever be reached again is
+//! reachable from a root of the snapshot. Call an object *protected* when
+//! it is marked, or reachable from a grey object (or, before the worker
+//! took it, a root of the snapshot) through unmarked objects. Invariants,
+//! from the start until mark termination:
+//!
+//! * (H) every handle held by any scope names a protected object;
+//! * (W) every unmarked object that a scanned (black) object or a root made
+//!   since the start points to is protected.
+//!
+//! Both hold at the start (no handles, no black objects). Each mutator
+//! step keeps them (scopes opened after the start see `MARKING`: the world
+//! was released after it was set):
+//! - *allocation* is black (marked before the handle exists); its fields
+//!   come from handles, protected by (H);
+//! - *`Root::get`* and *`Root::new`* shade the object: marked;
+//! - *loading* a field of a protected object `a` gives a protected object:
+//!   if `a` is unmarked or grey the path goes on through the field; if `a`
+//!   is black, (W);
+//! - *storing* through `GcCell::borrow_mut` shades everything the cell held
+//!   when the borrow began (Yuasa's deletion barrier), so no path that ran
+//!   through the overwritten edges is lost: the target of each is grey.
+//!   What is stored comes from handles: protected, so (W) holds for the new
+//!   edges. `GcAtomic::swap` shades the pointer it replaced likewise;
+//! - *dropping* handles or roots removes no heap edge.
+//!
+//! A concurrent marker reading a cell takes its scan flag; a cell being
+//! written it skips, treating it as scanned: its old contents were shaded
+//! when the borrow began (after the start, since no scope was open then,
+//! or never: a `GcRefMut` forgotten before the start leaves a cell nobody
+//! can borrow again) and its new contents are protected, so (W) holds.
+//! The Dijkstra half (shading stored pointers, `GcRefMut::drop`) is not
+//! needed for this argument, so a forgotten borrow weakens nothing.
+//!
+//! Grey objects are counted (`mgcmark::GREY`) from before their mark bit is
+//! set until they are scanned, so `GREY == 0` means no grey object; then,
+//! by (H) and (W), every protected object is marked. Mark termination holds
+//! the world and drains to `GREY == 0` once more (a barrier that shaded
+//! after the worker's check left grey work; no mutator runs now). Every
+//! object reachable from a root then is marked: walk the path from the root
+//! (marked, by the snapshot or by `Root::new`): each next object is pointed
+//! to by a black one, so by (W) it is protected, hence marked. No handle
+//! exists (the world is held), so the sweep frees nothing reachable.
+//!
+//! The C side (libgc's API) writes GC pointers with plain stores and keeps
+//! them in registers and stacks that only a stopped thread lets us read:
+//! while it takes part every cycle marks with the world held (and the C
+//! threads stopped), as before. If it joins during a concurrent mark, mark
+//! termination clears the marks and marks again with the world held.
+//!
+//! ## Pauses
+//!
+//! The recorded pause of a cycle (`stats().pause_ns`, gctrace's first and
+//! third clock figures) is the time the world is held for it: from the
+//! moment the cycle owns the world to its release, at start and at
+//! termination (a stop-the-world cycle: the whole cycle). A thread entering
+//! a scope meanwhile waits at most that long. Not counted: while `PENDING`
+//! is set and scopes are still open, new outermost scopes wait up to
+//! `PENDING_PATIENCE` for the world to empty (a thread already inside a
+//! scope is never held).
 //!
 //! `DEPTH` belongs to the OS thread, so a scope must end on the thread it
 //! began on. Goroutines meet that through the scheduler's rule (`sched/mod.rs`,
@@ -38,6 +125,7 @@
 //! a cycle that unwinds (a panicking hook or `Trace` impl would leave the
 //! world held forever).
 
+use super::mbarrier;
 use super::mcache;
 use super::mfinal;
 use super::mgcmark;
@@ -46,7 +134,7 @@ use super::mgcpacer::{self, CycleTimes};
 use super::mgcsweep;
 use core::cell::Cell;
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -165,9 +253,10 @@ fn refused_in_cycle(what: &str) -> ! {
     unsafe { libc::abort() }
 }
 
-/// Aborts the process if a cycle unwinds (a panicking hook or `Trace`
-/// impl): the world would stay held and every later entry would hang.
-struct AbortOnUnwind;
+/// Aborts the process if a cycle, a barrier or an assist unwinds (a
+/// panicking hook or `Trace` impl): the world would stay held, or grey work
+/// counted forever, and every later cycle would hang.
+pub(crate) struct AbortOnUnwind;
 
 impl Drop for AbortOnUnwind {
     fn drop(&mut self) {
@@ -249,8 +338,12 @@ pub fn world_held() -> bool {
     STATE.load(Ordering::Relaxed) & RUNNING != 0
 }
 
-/// Asks for a collection; it runs when the world empties.
+/// Asks for a collection; it starts when the world empties. Nothing to do
+/// while a concurrent cycle is under way (its end asks for the world).
 pub fn request() {
+    if PHASE.load(Ordering::Relaxed) != OFF {
+        return;
+    }
     if STATE.load(Ordering::Relaxed) & PENDING == 0 {
         STATE.fetch_or(PENDING, Ordering::Relaxed);
     }
@@ -267,7 +360,9 @@ fn try_run_cycle() -> bool {
     {
         return false;
     }
-    if mgcpacer::is_disabled() {
+    // A concurrent cycle under way ends even while collection is disabled
+    // (its barriers and black allocation must not stay on).
+    if mgcpacer::is_disabled() && PHASE.load(Ordering::Acquire) == OFF {
         release_world();
         return false;
     }
@@ -275,10 +370,13 @@ fn try_run_cycle() -> bool {
     set_depth(IN_CYCLE);
     let hooks = hooks().clone();
     let guard = AbortOnUnwind;
-    run_cycle(&hooks);
+    let ended = run_cycle(&hooks);
     core::mem::forget(guard);
     set_depth(depth);
     release_world();
+    if !ended {
+        return true;
+    }
     for f in &hooks.after_cycle {
         f();
     }
@@ -342,9 +440,39 @@ pub fn hooks() -> MutexGuard<'static, Hooks> {
     HOOKS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Runs what the world is held for: the start of a concurrent cycle, its
+/// end, or a whole stop-the-world cycle. Returns whether a cycle ended.
+fn run_cycle(hooks: &Hooks) -> bool {
+    let held = Instant::now();
+    match PHASE.load(Ordering::Acquire) {
+        OFF if concurrent_allowed(hooks) && !FORCED.load(Ordering::Relaxed) => {
+            start_concurrent(held);
+            false
+        }
+        OFF => {
+            run_stw_cycle(hooks, held);
+            true
+        }
+        _ => {
+            finish_concurrent(hooks, held);
+            true
+        }
+    }
+}
+
+/// Whether this cycle may mark beside the mutators: only Rust `Gc`
+/// objects exist and no C side takes part (see the module comment).
+fn concurrent_allowed(hooks: &Hooks) -> bool {
+    hooks.roots.is_empty()
+        && hooks.after_mark.is_empty()
+        && hooks.world.is_none()
+        && !mcache::c_kinds_used()
+        && !crate::options::gcstoptheworld()
+        && worker_started()
+}
+
 /// One stop-the-world cycle (see `mod.rs`). Runs with the world held.
-fn run_cycle(hooks: &Hooks) {
-    let t0 = Instant::now();
+fn run_stw_cycle(hooks: &Hooks, t0: Instant) {
     let forced = FORCED.swap(false, Ordering::Relaxed);
     let heap_before = mgcpacer::heap_live();
     mcache::flush_all();
@@ -367,9 +495,140 @@ fn run_cycle(hooks: &Hooks) {
             stop: t1 - t0,
             mark: t2 - t1,
             sweep: t3 - t2,
+            pause: t3 - t0,
             forced,
         },
         heap_before,
         swept,
     );
+}
+
+/// The phase of the concurrent cycle (`PHASE`).
+const OFF: u8 = 0;
+/// The roots are grey; the mark worker and the barriers blacken.
+const MARK: u8 = 1;
+/// No grey work was left: the world is requested for mark termination.
+const MARK_DONE: u8 = 2;
+
+static PHASE: AtomicU8 = AtomicU8::new(OFF);
+
+/// What the start of a concurrent cycle leaves for its end.
+struct Started {
+    at: Instant,
+    stop: Duration,
+    heap_before: usize,
+    mark_done: Option<Instant>,
+}
+
+static STARTED: Mutex<Option<Started>> = Mutex::new(None);
+
+fn started() -> MutexGuard<'static, Option<Started>> {
+    STARTED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Start of a concurrent cycle (world held; Go's sweep termination and
+/// mark setup): barriers on, allocation black, the roots grey; then the
+/// world is released and the worker marks.
+fn start_concurrent(t0: Instant) {
+    let heap_before = mgcpacer::heap_live();
+    mbarrier::MARKING.store(true, Ordering::SeqCst);
+    mbarrier::ALLOCATE_BLACK.store(true, Ordering::SeqCst);
+    mgcmark::grey_roots();
+    *started() = Some(Started {
+        at: t0,
+        stop: t0.elapsed(),
+        heap_before,
+        mark_done: None,
+    });
+    PHASE.store(MARK, Ordering::Release);
+    let _g = lock_worker();
+    WORKER_WAKE.notify_one();
+}
+
+/// End of a concurrent cycle (world held; Go's mark termination, here
+/// with the sweep): finishes any grey work left, barriers off, sweeps.
+fn finish_concurrent(hooks: &Hooks, t0: Instant) {
+    let forced = FORCED.swap(false, Ordering::Relaxed);
+    let mut m = Marker::new();
+    mgcmark::drain_shared(&mut m, true);
+    PHASE.store(OFF, Ordering::Release);
+    if !concurrent_allowed(hooks) {
+        // The C side joined while marking (its objects are written without
+        // barriers): mark again from scratch with the world held.
+        mgcsweep::clear_all_marks();
+        mgcmark::mark(&mut m, hooks);
+    }
+    drop(m);
+    mbarrier::MARKING.store(false, Ordering::SeqCst);
+    mbarrier::ALLOCATE_BLACK.store(false, Ordering::SeqCst);
+    let st = started().take().expect("a concurrent cycle was started");
+    mcache::flush_all();
+    let swept = mgcsweep::sweep(mgcpacer::cycles() + 1);
+    let t2 = Instant::now();
+    let mark_end = st.mark_done.unwrap_or(t0);
+    mgcpacer::end_cycle(
+        CycleTimes {
+            start: st.at,
+            stop: st.stop,
+            mark: mark_end.saturating_duration_since(st.at + st.stop),
+            sweep: t2 - t0,
+            pause: st.stop + (t2 - t0),
+            forced,
+        },
+        st.heap_before,
+        swept,
+    );
+}
+
+static WORKER: Mutex<()> = Mutex::new(());
+static WORKER_WAKE: Condvar = Condvar::new();
+static WORKER_OK: OnceLock<bool> = OnceLock::new();
+
+fn lock_worker() -> MutexGuard<'static, ()> {
+    WORKER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether the background mark worker runs (started on first use).
+fn worker_started() -> bool {
+    *WORKER_OK.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("goheap-gc-mark".into())
+            .spawn(mark_worker)
+            .is_ok()
+    })
+}
+
+/// The background mark worker (Go's gcBgMarkWorker, one dedicated):
+/// drains the grey work of each concurrent cycle until none is left
+/// anywhere, then asks for the world to terminate the mark. It does not
+/// terminate it itself: cycles end on a mutator's scope boundary, as they
+/// always have (the next exit that empties the world, or the next entry).
+fn mark_worker() {
+    let _guard = AbortOnUnwind;
+    let mut m = Marker::concurrent(1024);
+    loop {
+        {
+            let mut g = lock_worker();
+            while PHASE.load(Ordering::Acquire) != MARK {
+                g = WORKER_WAKE.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        mgcmark::drain_shared(&mut m, true);
+        mark_done();
+    }
+}
+
+/// No grey work is left (the worker's or an assist's finding): asks for
+/// the world to terminate the mark, once per cycle.
+pub(crate) fn mark_done() {
+    let done = Instant::now();
+    if PHASE
+        .compare_exchange(MARK, MARK_DONE, Ordering::AcqRel, Ordering::Relaxed)
+        .is_ok()
+    {
+        if let Some(st) = started().as_mut() {
+            st.mark_done = Some(done);
+        }
+        STATE.fetch_or(PENDING, Ordering::Relaxed);
+    }
 }

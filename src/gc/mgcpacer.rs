@@ -134,6 +134,9 @@ pub struct CycleTimes {
     pub mark: Duration,
     /// Restarting and sweeping (Go's mark termination, here with the sweep).
     pub sweep: Duration,
+    /// Time mutators were held out of the heap (the world held): the
+    /// recorded pause.
+    pub pause: Duration,
     /// Asked for by `collect` (Go's `runtime.GC`).
     pub forced: bool,
 }
@@ -145,7 +148,7 @@ pub fn end_cycle(t: CycleTimes, heap_before: usize, swept: Swept) {
     GOAL.store(goal, Ordering::Relaxed);
     HEAP_LIVE.store(swept.live_bytes, Ordering::Relaxed);
     HEAP_OBJECTS.store(swept.live_objects, Ordering::Relaxed);
-    let pause = t.stop + t.mark + t.sweep;
+    let pause = t.pause;
     let n = CYCLES.load(Ordering::Relaxed) + 1;
     let since_start = t.start.saturating_duration_since(start_time());
     let elapsed = start_time().elapsed().max(Duration::from_nanos(1));

@@ -1,5 +1,6 @@
-//! Sweeping (Go's mgcsweep.go), done for every span at the end of the
-//! stop-the-world cycle; `sweepgen` records the cycle that swept a span.
+//! Sweeping (Go's mgcsweep.go), done for every span at mark termination,
+//! with the world held (not yet lazily or in the background as Go's);
+//! `sweepgen` records the cycle that swept a span.
 //!
 //! Per span, word by word: the objects that were allocated (alloc bit, or
 //! below `freeindex`, and not `raw::free`d) and are not marked are dead.
@@ -60,6 +61,14 @@ pub fn sweep(gen: u32) -> Swept {
     c.all = kept;
     mfinal::queue(jobs);
     out
+}
+
+/// Clears the mark bits of every span (a mark that must start over).
+pub fn clear_all_marks() {
+    for &s in &central().all {
+        // SAFETY: records in `all` are live.
+        unsafe { (*s).clear_marks() };
+    }
 }
 
 /// Sweeps one span; returns the objects it keeps.

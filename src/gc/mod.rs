@@ -58,32 +58,33 @@
 //! pending (so busy threads let it run), but never indefinitely (a thread
 //! inside a scope may be waiting for them).
 //!
-//! The cycle (`mgc::run_cycle`), stop-the-world in this issue:
-//! 1. sweep termination: flush every thread's cache (their spans go back to
-//!    the central lists) — no thread is allocating;
-//! 2. stop the C threads (the hook the libgc side registers);
-//! 3. mark (`mgcmark.rs`): roots are the `Root` table, the uncollectable
-//!    objects and the roots the libgc side reports (data/bss, stacks); the
-//!    work is a grey stack (`Marker`) drained through a small prefetching
-//!    FIFO until empty, then the
-//!    after-mark hooks (libgc finalizers, disappearing links) until they add
-//!    nothing; mark bits are set with atomic ors, so that the concurrent
-//!    mark of the next issue can share them;
-//! 4. restart the C threads;
-//! 5. sweep (`mgcsweep.rs`): alloc bits become the mark bits; empty spans go
-//!    back to the mheap; dead objects that need `Drop` or have cleanups are
-//!    handed to the finalizer thread (`mfinal.rs`);
-//! 6. pacing (`mgcpacer.rs`): next goal = marked × (1 + GOGC/100);
+//! A cycle (`mgc.rs` has the protocol and the soundness argument) holds
+//! the world twice, briefly, and marks between the two with the world open:
+//! 1. *start* (world held): barriers on, allocation black, the `Root`
+//!    table greyed into the shared work list; the world is released;
+//! 2. *concurrent mark* (`mgcmark.rs`): a background mark worker drains
+//!    the grey work while mutators run; their write barriers
+//!    (`mbarrier.rs`) shade what they overwrite; when no grey work is left
+//!    anywhere the worker asks for the world;
+//! 3. *mark termination* (world held): any grey work left is drained,
+//!    barriers off, every cache flushed, and the sweep (`mgcsweep.rs`):
+//!    alloc bits become the mark bits; empty spans go back to the mheap;
+//!    dead objects that need `Drop` or have cleanups are handed to the
+//!    finalizer thread (`mfinal.rs`);
+//! 4. pacing (`mgcpacer.rs`): next goal = marked × (1 + GOGC/100);
 //!    statistics and the gctrace line; the after-cycle hooks.
 //!
-//! `sweepgen` is kept per span as in Go (a span is swept in cycle N when its
-//! sweepgen is N): the sweep is done entirely in step 5 today, and the
-//! lazy/background sweep of the next issue can take spans one by one.
-//! The write barrier (`mbarrier.rs`) has its entry points in every
-//! mutation of a GC pointer; it is a no-op unless `gcphase` is marking,
-//! which the stop-the-world cycle never lets a mutator see. Objects
-//! allocated while marking are allocated black (`ALLOCATE_BLACK`).
+//! While the C side takes part (libgc's hooks are registered, or a C kind
+//! was ever allocated: C code writes GC pointers without barriers), and
+//! under `GOHEAP_DEBUG=gcstoptheworld=1` or a forced collection
+//! (`collect`), the whole cycle runs with the world held, as before: flush
+//! caches, stop the C threads, mark from every root (the `Root` table,
+//! uncollectable objects, the libgc side's roots: data/bss, stacks), the
+//! after-mark hooks (libgc finalizers, disappearing links), restart, sweep.
 //!
+//! `sweepgen` is kept per span as in Go (a span is swept in cycle N when its
+//! sweepgen is N); the sweep still takes every span at mark termination.
+
 //! # The Rust API and why it is sound
 //!
 //! * A **root** is a `Root<R>` (a slot in the root table, registered while
@@ -95,12 +96,14 @@
 //!   cannot name `'gc`). Safe code can copy it into boxes, vectors or scoped
 //!   threads of that scope, but nothing that outlives the scope: not a
 //!   static, not a `thread::spawn` closure, not the scope's result.
-//! * An object may be collected only by a cycle, and a cycle's mark and
-//!   sweep run only while no scope is open. When a scope closes, all its
+//! * An object may be collected only by a cycle, and a cycle starts and
+//!   sweeps only while no scope is open. When a scope closes, all its
 //!   handles are dead; what survives into the next scope is reachable only
-//!   from roots, through the `Trace` of GC objects. So every handle that
-//!   exists while a cycle runs is in a root or a traced object: no live
-//!   handle points at a freed object.
+//!   from roots, through the `Trace` of GC objects. So at a cycle's start
+//!   every object that will ever be reachable again is reachable from a
+//!   root; the barriers keep it so while mutators run during the mark
+//!   (`mgc.rs`), and the sweep frees only what the mark did not reach: no
+//!   live handle points at a freed object.
 //! * Goroutines hold handles exactly as threads do: a goroutine that switches
 //!   out inside a scope stays on its thread until it resumes, and one parked
 //!   outside a scope holds only `Root`s (`sched/mod.rs`, "GC scopes on
@@ -130,7 +133,7 @@
 //! | `mbitmap` | mbitmap.go | `GcSpan` records, bits, the page map |
 //! | `mcache` | mcache.go, mcentral.go | per-thread caches, central span lists |
 //! | `mgc` | mgc.go | the world protocol and the cycle |
-//! | `mgcmark` | mgcmark.go, mgcwork.go | roots, `Marker`, the grey stack |
+//! | `mgcmark` | mgcmark.go, mgcwork.go | roots, `Marker`, grey stacks, the shared work list |
 //! | `mgcsweep` | mgcsweep.go | sweeping |
 //! | `mgcpacer` | mgcpacer.go, mstats.go | heap goal, GOGC, gctrace, GC stats |
 //! | `mbarrier` | mbarrier.go | write-barrier entry points |
