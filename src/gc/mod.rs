@@ -73,7 +73,8 @@
 //! 5. sweep (`mgcsweep.rs`): alloc bits become the mark bits; empty spans go
 //!    back to the mheap; dead objects that need `Drop` or have cleanups are
 //!    handed to the finalizer thread (`mfinal.rs`);
-//! 6. pacing (`mgcpacer.rs`): next goal = marked × (1 + GOGC/100);
+//! 6. pacing (`mgcpacer.rs`): next goal = marked + (marked + roots) ×
+//!    GOGC/100, lower under a memory limit;
 //!    statistics and the gctrace line; the after-cycle hooks.
 //!
 //! `sweepgen` is kept per span as in Go (a span is swept in cycle N when its
@@ -128,7 +129,8 @@
 //! | `mgc` | mgc.go | the world protocol and the cycle |
 //! | `mgcmark` | mgcmark.go, mgcwork.go | roots, `Marker`, the grey stack |
 //! | `mgcsweep` | mgcsweep.go | sweeping |
-//! | `mgcpacer` | mgcpacer.go, mstats.go | heap goal, GOGC, gctrace, GC stats |
+//! | `mgcpacer` | mgcpacer.go, mstats.go | heap goal and trigger, GOGC, the memory limit's goal, gctrace, GC stats |
+//! | `mgclimit` | mgclimit.go | the GC CPU limiter (leaky bucket, ≈50% cap) |
 //! | `mbarrier` | mbarrier.go | write-barrier entry points |
 //! | `mfinal` | mfinal.go, mcleanup.go | the finalizer thread: Drop, cleanups |
 //! | `trace` | — | `Trace` and its impls for std types |
@@ -148,6 +150,7 @@ pub(crate) mod mbitmap;
 pub(crate) mod mcache;
 pub(crate) mod mfinal;
 pub(crate) mod mgc;
+pub(crate) mod mgclimit;
 pub(crate) mod mgcmark;
 pub(crate) mod mgcpacer;
 pub(crate) mod mgcsweep;
