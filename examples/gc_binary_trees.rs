@@ -9,6 +9,9 @@
 //! Each tree is built and checked inside one `mutate` scope; the long-lived
 //! tree is a `Root`. Collections run between scopes.
 
+#[path = "gc_common/mod.rs"]
+mod common;
+
 use goheap::gc::{mutate, Gc, Mutation, Root};
 use goheap::{Rootable, Trace};
 
@@ -73,15 +76,5 @@ fn main() {
     }
     let c = mutate(|mu| check(&long_lived.get(mu)));
     println!("long lived tree of depth {max_depth}\t check: {c}");
-    print_gc_metrics();
-}
-
-/// The collector's figures, as the Go peer prints them (`pause_ns` keeps
-/// the last 256 pauses, the longest of which is `max_pause_ms`).
-fn print_gc_metrics() {
-    let s = goheap::stats();
-    let longest = s.pause_ns.iter().max().copied().unwrap_or(0);
-    eprintln!("metric gc_count {}", s.num_gc);
-    eprintln!("metric max_pause_ms {:.3}", longest as f64 / 1e6);
-    eprintln!("metric total_pause_ms {:.3}", s.pause_total_ns as f64 / 1e6);
+    common::print_gc_metrics();
 }

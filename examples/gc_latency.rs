@@ -11,6 +11,9 @@
 //! request's includes its assists and pauses). Child pointers are
 //! `GcAtomic`, the Rust API's store with the write barrier.
 
+#[path = "gc_common/mod.rs"]
+mod common;
+
 use goheap::gc::{mutate, Gc, GcAtomic, GcCell, Mutation, Root};
 use goheap::{Rootable, Trace};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -215,14 +218,5 @@ fn main() {
         eprintln!("metric {name} {}", percentile_us(&hist, requests, p));
     }
     eprintln!("metric max_us {}", longest.as_micros());
-    print_gc_metrics();
-}
-
-/// The collector's cycle count and pauses (`pause_ns` keeps the last 256).
-fn print_gc_metrics() {
-    let s = goheap::stats();
-    let longest = s.pause_ns.iter().max().copied().unwrap_or(0);
-    eprintln!("metric gc_count {}", s.num_gc);
-    eprintln!("metric max_pause_ms {:.3}", longest as f64 / 1e6);
-    eprintln!("metric total_pause_ms {:.3}", s.pause_total_ns as f64 / 1e6);
+    common::print_gc_metrics();
 }
