@@ -276,6 +276,16 @@ GOHEAP_NOTHROW int goheap_chan_close(goheap_chan *c);
 GOHEAP_NOTHROW int goheap_chan_select(const struct goheap_chan_case *cases, size_t n,
                                       int64_t timeout_ns, int *ok);
 
+/*
+ * The memory limit (Go's GOMEMLIMIT; GOHEAP_MEMLIMIT=N[B|KiB|MiB|GiB|TiB] or
+ * off in the environment): a soft limit on all the memory goheap keeps from
+ * the OS, malloc's heap, the GC heap and metadata together. Near it the
+ * collector runs more often (at most about half of the CPU) and free pages
+ * go back to the OS at once. Sets it to limit bytes and returns the
+ * previous one; a negative limit only returns it; INT64_MAX is no limit.
+ */
+GOHEAP_NOTHROW int64_t goheap_set_memory_limit(int64_t limit);
+
 #undef GOHEAP_MALLOC_ATTR
 #undef GOHEAP_NOTHROW
 

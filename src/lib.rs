@@ -43,6 +43,7 @@ pub mod sync;
 pub use alloc::global::GoHeap;
 pub use alloc::malloc;
 pub use alloc::malloc::{print_stats, release, stats};
+pub use alloc::mheap::{memory_limit, set_memory_limit, NO_LIMIT as NO_MEMORY_LIMIT};
 pub use alloc::mstats::{SizeClassStats, Stats};
 pub use chan::chan;
 pub use gc::Trace;

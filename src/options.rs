@@ -17,6 +17,10 @@
 //! - `GOHEAP_GOGC=N` (default 100) or `off`: the managed heap's growth
 //!   between collections, as Go's `GOGC`.
 //!
+//! - `GOHEAP_MEMLIMIT=N[B|KiB|MiB|GiB|TiB]` or `off`: a soft limit on all
+//!   the memory goheap manages (malloc heap, GC heap, metadata), as Go's
+//!   `GOMEMLIMIT` (`alloc::scavenger` keeps it).
+//!
 //! `GOHEAP_DEBUG` is a comma-separated list of `name=value` pairs, like
 //! `GODEBUG`. Unknown names are ignored.
 
@@ -107,6 +111,44 @@ fn parse_gogc(v: Option<&[u8]>) -> Option<u32> {
     }
 }
 
+/// `GOHEAP_MEMLIMIT`: `Some(bytes)`, `None` when unset or `off`; an
+/// invalid value is reported on stderr and ignored.
+pub fn memlimit() -> Option<u64> {
+    let v = env(c"GOHEAP_MEMLIMIT")?;
+    let parsed = parse_memlimit(v);
+    if parsed.is_err() {
+        crate::os::write_stderr(&[
+            b"goheap: GOHEAP_MEMLIMIT=",
+            v,
+            b" is not a size (N with an optional B, KiB, MiB, GiB or TiB suffix, or off): ignored\n",
+        ]);
+    }
+    parsed.ok().flatten()
+}
+
+/// Go's `GOMEMLIMIT` syntax (runtime.parseByteCount): decimal digits and an
+/// optional unit; `off` is no limit.
+fn parse_memlimit(v: &[u8]) -> Result<Option<u64>, ()> {
+    if v == b"off" {
+        return Ok(None);
+    }
+    let digits = v.iter().take_while(|b| b.is_ascii_digit()).count();
+    let shift = match &v[digits..] {
+        b"" | b"B" => 0,
+        b"KiB" => 10,
+        b"MiB" => 20,
+        b"GiB" => 30,
+        b"TiB" => 40,
+        _ => return Err(()),
+    };
+    let n: u64 = core::str::from_utf8(&v[..digits])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(())?;
+    let bytes = n.checked_mul(1 << shift).ok_or(())?;
+    i64::try_from(bytes).map(|b| Some(b as u64)).map_err(|_| ())
+}
+
 fn is_on(v: &[u8]) -> bool {
     !matches!(v, b"" | b"0" | b"false" | b"no" | b"off")
 }
@@ -157,5 +199,18 @@ mod tests {
         assert_eq!(parse_gogc(Some(b"off")), None);
         assert_eq!(parse_gogc(Some(b"-1")), None, "negative is off, as in Go");
         assert_eq!(parse_gogc(Some(b"junk")), Some(100));
+    }
+
+    #[test]
+    fn memlimit_parses_like_gomemlimit() {
+        assert_eq!(parse_memlimit(b"1048576"), Ok(Some(1 << 20)));
+        assert_eq!(parse_memlimit(b"512B"), Ok(Some(512)));
+        assert_eq!(parse_memlimit(b"64MiB"), Ok(Some(64 << 20)));
+        assert_eq!(parse_memlimit(b"3GiB"), Ok(Some(3 << 30)));
+        assert_eq!(parse_memlimit(b"2TiB"), Ok(Some(2 << 40)));
+        assert_eq!(parse_memlimit(b"off"), Ok(None));
+        for bad in [&b""[..], b"64M", b"MiB", b"-1", b"1.5GiB", b"9999999TiB"] {
+            assert_eq!(parse_memlimit(bad), Err(()), "{:?}", bad);
+        }
     }
 }

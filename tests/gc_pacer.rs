@@ -47,13 +47,7 @@ struct Child {
 
 impl Child {
     fn figure(&self, name: &str) -> u64 {
-        self.stdout
-            .lines()
-            .find_map(|l| l.split(&format!("{name} ")).nth(1))
-            .unwrap_or_else(|| panic!("no {name} in {:?}", self.stdout))
-            .trim()
-            .parse()
-            .unwrap()
+        common::figure(&self.stdout, name)
     }
 }
 

@@ -31,6 +31,7 @@
 
 mod chan;
 mod gc;
+mod memlimit;
 mod options;
 mod profile;
 mod sched;

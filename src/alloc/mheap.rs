@@ -25,17 +25,29 @@
 //!
 //! Whether a new span needs zeroing is worked out per arena by
 //! `arena::alloc_needs_zero` (memory fresh from the OS is not zeroed again).
+//! # The memory limit
+//!
+//! `MEMORY_LIMIT` (Go's `GOMEMLIMIT`; `GOHEAP_MEMLIMIT`, `set_memory_limit`)
+//! bounds `mapped_ready`: heap pages mapped and not released plus metadata,
+//! the memory goheap manages for malloc and the GC together (what Go's
+//! limit counts). The heap keeps under it where it can, synchronously, as
+//! Go's `allocSpan` does: growing or reusing released pages first releases
+//! free pages to make room, and freeing a span while over the limit
+//! releases the excess at once. The scavenger brings the total to 95% of
+//! the limit in the background, and the collector's pacer shrinks its goal
+//! (`gc::mgcpacer`). The limit is soft: live memory above it stays.
+//!
 //! All state is under one lock, `HEAP`; mcentrals take it (after their own)
 //! to get and return spans. The statistics it keeps are read by `stats()`.
 
 use crate::alloc::arena;
-use crate::alloc::fixalloc::FixAlloc;
+use crate::alloc::fixalloc::{FixAlloc, METADATA_SYS};
 use crate::alloc::mspan::{MSpan, MSpanList, SpanClass, SpanState, TinyCounts};
 use crate::alloc::sizeclasses::PAGE_SIZE;
 use crate::lock::Mutex;
 use crate::os;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 const MAX_MHEAP_LIST: usize = 128;
 /// The heap maps reserved arena space in steps of this many bytes.
@@ -76,6 +88,43 @@ pub struct MHeap {
     /// The scavenger's generation: free spans remember when they were freed.
     gen: u32,
 }
+
+/// No memory limit (Go's default `math.MaxInt64`).
+pub const NO_LIMIT: u64 = i64::MAX as u64;
+/// `MEMORY_LIMIT` before `GOHEAP_MEMLIMIT` was read.
+const UNREAD: u64 = u64::MAX;
+static MEMORY_LIMIT: AtomicU64 = AtomicU64::new(UNREAD);
+
+/// The memory limit in bytes (`NO_LIMIT`: none).
+#[inline]
+pub fn memory_limit() -> u64 {
+    match MEMORY_LIMIT.load(Ordering::Relaxed) {
+        UNREAD => {
+            let from_env = crate::options::memlimit().unwrap_or(NO_LIMIT);
+            let _ = MEMORY_LIMIT.compare_exchange(
+                UNREAD,
+                from_env,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            MEMORY_LIMIT.load(Ordering::Relaxed)
+        }
+        limit => limit,
+    }
+}
+
+/// Sets the memory limit (values from `NO_LIMIT` up: none) and returns the
+/// previous one, as Go's `debug.SetMemoryLimit`. Releases what is over the
+/// new limit now.
+pub fn set_memory_limit(bytes: u64) -> u64 {
+    memory_limit();
+    let prev = MEMORY_LIMIT.swap(bytes.min(NO_LIMIT), Ordering::Relaxed);
+    HEAP.lock().keep_under_limit();
+    prev
+}
+
+/// Bytes released to keep under the memory limit, ever.
+pub static LIMIT_RELEASED: AtomicU64 = AtomicU64::new(0);
 
 /// The current scavenger generation, readable without the heap lock
 /// (mcaches trim their lists when it moves).
@@ -129,6 +178,9 @@ impl MHeap {
         let dirty = arena::alloc_needs_zero(span.base, npages);
         let released = self.reuse_released(span.base, npages);
         span.needzero = dirty && !(released == npages && os::released_pages_read_zero());
+        if released > 0 {
+            self.keep_under_limit();
+        }
         span.init_class(spc);
         if spc == SpanClass::TINY {
             let counts = self
@@ -230,6 +282,7 @@ impl MHeap {
             span.tiny_counts = ptr::null_mut();
         }
         self.free_pages(s);
+        self.keep_under_limit();
     }
 
     /// Clears the released marks of pages about to be used and returns how
@@ -354,7 +407,8 @@ impl MHeap {
         let retained = self.stats.sys - self.stats.released;
         let over = retained
             .saturating_add(need)
-            .saturating_sub(self.retained_goal());
+            .saturating_sub(self.retained_goal())
+            .max(self.over_limit(need, 100));
         if over > 0 {
             self.scavenge(over, None);
         }
@@ -428,7 +482,9 @@ impl MHeap {
                 self.insert_free(rest);
             }
             arena::alloc_needs_zero(span.limit(), extra);
-            self.reuse_released(span.limit(), extra);
+            if self.reuse_released(span.limit(), extra) > 0 {
+                self.keep_under_limit();
+            }
             arena::set_spans(span.limit(), extra, s);
             // SAFETY: right is off every list and fully absorbed.
             unsafe { self.release_record(right) };
@@ -447,6 +503,47 @@ impl MHeap {
     /// use plus one growth step (Go's retained-heap goal).
     fn retained_goal(&self) -> usize {
         self.stats.inuse + self.stats.inuse / 10 + HEAP_GROW_STEP
+    }
+
+    /// Memory counted against the limit (Go's `mappedReady`): heap pages
+    /// mapped and not released, and metadata.
+    pub fn mapped_ready(&self) -> usize {
+        self.stats.sys - self.stats.released + METADATA_SYS.load(Ordering::Relaxed)
+    }
+
+    /// Bytes by which `mapped_ready() + extra` exceeds `percent`% of the
+    /// memory limit (0 without a limit).
+    pub fn over_limit(&self, extra: usize, percent: u64) -> usize {
+        let limit = memory_limit();
+        if limit == NO_LIMIT {
+            return 0;
+        }
+        let allowed = (limit as u128 * percent as u128 / 100) as usize;
+        (self.mapped_ready() + extra).saturating_sub(allowed)
+    }
+
+    /// Free pages not released yet.
+    fn free_ready(&self) -> usize {
+        self.stats.sys - self.stats.released - self.stats.inuse
+    }
+
+    /// Releases free pages while the heap is over the memory limit (no
+    /// scan of the free lists when none is left to release). Returns the
+    /// bytes released.
+    pub fn keep_under_limit(&mut self) -> usize {
+        self.release_over_limit(100, usize::MAX)
+    }
+
+    /// Releases free pages, at most `max` bytes, until `mapped_ready` is
+    /// within `percent`% of the limit or none is left.
+    pub fn release_over_limit(&mut self, percent: u64, max: usize) -> usize {
+        let want = self.over_limit(0, percent).min(self.free_ready()).min(max);
+        if want < PAGE_SIZE {
+            return 0;
+        }
+        let n = self.scavenge(want, None);
+        LIMIT_RELEASED.fetch_add(n as u64, Ordering::Relaxed);
+        n
     }
 
     /// Starts a new scavenger generation.

@@ -13,7 +13,7 @@
 use crate::alloc::arena::HEAP_ARENA_BYTES;
 use crate::alloc::fixalloc::METADATA_SYS;
 use crate::alloc::mcentral::central;
-use crate::alloc::mheap::HEAP;
+use crate::alloc::mheap::{memory_limit, HEAP, LIMIT_RELEASED};
 use crate::alloc::mspan::SpanClass;
 use crate::alloc::sizeclasses::{class_size, NUM_SIZE_CLASSES};
 use crate::lock::Mutex;
@@ -69,6 +69,16 @@ pub struct Stats {
     pub next_gc: u64,
     pub last_gc: u64,
     pub gc_cpu_fraction: f64,
+    /// The memory limit (`GOHEAP_MEMLIMIT`, `set_memory_limit`; `i64::MAX`:
+    /// none), what counts against it (heap memory mapped and not released,
+    /// plus metadata: Go's mapped-ready total), and the bytes released to
+    /// keep under it, ever.
+    pub memory_limit: u64,
+    pub mapped_ready: u64,
+    pub limit_released: u64,
+    /// The last cycle during which the GC CPU limiter was holding the
+    /// collector back (Go's `/gc/limiter/last-enabled`; 0: never).
+    pub gc_limiter_last_enabled: u32,
 }
 
 /// The managed heap's figures, written by `crate::gc` (which sits above
@@ -83,6 +93,7 @@ pub struct GcFigures {
     /// `f64::to_bits` of the CPU fraction.
     pub cpu_fraction: AtomicU64,
     pub pauses: Mutex<[u64; 256]>,
+    pub limiter_last_enabled: AtomicU64,
 }
 
 pub static GC: GcFigures = GcFigures {
@@ -94,6 +105,7 @@ pub static GC: GcFigures = GcFigures {
     last_gc: AtomicU64::new(0),
     cpu_fraction: AtomicU64::new(0),
     pauses: Mutex::new([0; 256]),
+    limiter_last_enabled: AtomicU64::new(0),
 };
 
 /// Reads the current figures. Takes each central's lock and the heap's in
@@ -119,7 +131,10 @@ pub fn read() -> Stats {
         heap_alloc += (m - f) * size;
         total_alloc += m * size;
     }
-    let h = HEAP.lock().stats();
+    let (h, mapped_ready) = {
+        let heap = HEAP.lock();
+        (heap.stats(), heap.mapped_ready())
+    };
     by_size[0] = SizeClassStats {
         size: 0,
         mallocs: h.large_allocs,
@@ -148,13 +163,17 @@ pub fn read() -> Stats {
         next_gc: GC.next_gc.load(Ordering::Relaxed),
         last_gc: GC.last_gc.load(Ordering::Relaxed),
         gc_cpu_fraction: f64::from_bits(GC.cpu_fraction.load(Ordering::Relaxed)),
+        memory_limit: memory_limit(),
+        mapped_ready: mapped_ready as u64,
+        limit_released: LIMIT_RELEASED.load(Ordering::Relaxed),
+        gc_limiter_last_enabled: GC.limiter_last_enabled.load(Ordering::Relaxed) as u32,
     }
 }
 
 /// Writes `s` to stderr, one `goheap: name value` line per figure, then the
 /// size classes that were used.
 pub fn print(s: &Stats) {
-    let figures: [(&str, u64); 17] = [
+    let figures: [(&str, u64); 21] = [
         ("heap_alloc", s.heap_alloc),
         ("total_alloc", s.total_alloc),
         ("mallocs", s.mallocs),
@@ -172,6 +191,10 @@ pub fn print(s: &Stats) {
         ("next_gc", s.next_gc),
         ("last_gc", s.last_gc),
         ("gc_cpu_fraction_ppm", (s.gc_cpu_fraction * 1e6) as u64),
+        ("memory_limit", s.memory_limit),
+        ("mapped_ready", s.mapped_ready),
+        ("limit_released", s.limit_released),
+        ("gc_limiter_last_enabled", s.gc_limiter_last_enabled as u64),
     ];
     for (name, v) in figures {
         let mut buf = [0u8; 20];

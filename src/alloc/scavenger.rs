@@ -17,6 +17,11 @@
 //! memory it keeps exceeds its goal (`mheap::grow`), and `release()` gives
 //! back everything free at once.
 //!
+//! Under a memory limit (`mheap::memory_limit`, Go's `GOMEMLIMIT`) each wake
+//! also releases free pages, idle or not, until what goheap keeps is at 95%
+//! of the limit (Go's memory-limit scavenging goal), on top of what the heap
+//! releases synchronously at the limit itself.
+//!
 //! Each wake also empties the caches of exited threads that wait for reuse
 //! (`mcache::drain_parked`): they are idle by definition; and the centrals'
 //! transfer stacks (`mcentral::drain_transfers`), whose batches then go back
@@ -36,6 +41,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 const TICK_NS: u64 = 1_000_000_000;
 const IDLE_GENS: u32 = 2;
 const CHUNK: usize = 4 << 20;
+/// Under a memory limit, the scavenger keeps what goheap keeps at this
+/// percentage of it (Go's `memoryLimitGoal`, 100 − `reduceExtraPercent`).
+const LIMIT_GOAL_PERCENT: u64 = 95;
 /// Never sleep longer than this between wakes, whatever the pacing says.
 const MAX_SLEEP_NS: u64 = 4 * TICK_NS;
 
@@ -82,7 +90,7 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
         mcache::drain_parked();
         mcentral::drain_transfers();
         let start = now_ns();
-        let released = release_idle(gen.wrapping_sub(IDLE_GENS));
+        let released = release_idle(gen.wrapping_sub(IDLE_GENS)) + release_over_limit();
         let spent = now_ns().saturating_sub(start);
         sleep_ns = (spent * 99).clamp(TICK_NS, MAX_SLEEP_NS);
         if released > 0 && options::scavtrace() {
@@ -99,6 +107,19 @@ fn release_idle(freed_by: u32) -> usize {
         let n = HEAP.lock().scavenge(CHUNK, Some(freed_by));
         total += n;
         if n < CHUNK {
+            return total;
+        }
+    }
+}
+
+/// Releases free pages, a chunk at a time, until goheap keeps
+/// `LIMIT_GOAL_PERCENT` of the memory limit. Returns the bytes released.
+fn release_over_limit() -> usize {
+    let mut total = 0;
+    loop {
+        let n = HEAP.lock().release_over_limit(LIMIT_GOAL_PERCENT, CHUNK);
+        total += n;
+        if n == 0 {
             return total;
         }
     }

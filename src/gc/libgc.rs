@@ -101,9 +101,9 @@ fn scan_roots(m: &mut Marker) {
     // world is stopped) and stacks are those of stopped threads (from their
     // published stack pointer to their base) or this thread's own: all
     // mapped and readable, and not written while the world is stopped.
-    conservative::for_each_static_range(|lo, hi| unsafe { m.scan_conservative(lo, hi) });
+    conservative::for_each_static_range(|lo, hi| unsafe { scan_root(m, lo, hi) });
     // SAFETY: as above.
-    stoptheworld::for_each_stack(|lo, hi| unsafe { m.scan_conservative(lo, hi) });
+    stoptheworld::for_each_stack(|lo, hi| unsafe { scan_root(m, lo, hi) });
     libgc_final::mark_roots(m);
     // SAFETY: stop_world took the lock on this thread.
     let exited = unsafe { &*EXITED.data_ptr() };
@@ -112,6 +112,16 @@ fn scan_roots(m: &mut Marker) {
         // SAFETY: one word of the exited-thread table, held under its lock.
         unsafe { m.scan_conservative(at, at + core::mem::size_of::<usize>()) };
     }
+}
+
+/// Scans root memory `[lo, hi)`, counted for the pacer's goal.
+///
+/// # Safety
+/// As `Marker::scan_conservative`.
+unsafe fn scan_root(m: &mut Marker, lo: usize, hi: usize) {
+    super::mgcpacer::note_roots_scanned(hi - lo);
+    // SAFETY: the caller's promise.
+    unsafe { m.scan_conservative(lo, hi) }
 }
 
 fn stop_world() {

@@ -562,15 +562,26 @@ fn finish_concurrent(hooks: &Hooks, t0: Instant) {
     mbarrier::MARKING.store(false, Ordering::SeqCst);
     mbarrier::ALLOCATE_BLACK.store(false, Ordering::SeqCst);
     let st = started().take().expect("a concurrent cycle was started");
+    let allocated = mgcpacer::heap_live().saturating_sub(st.heap_before);
     mcache::flush_all();
     let swept = mgcsweep::sweep(mgcpacer::cycles() + 1);
     let t2 = Instant::now();
     let mark_end = st.mark_done.unwrap_or(t0);
+    let mark_wall = mark_end.saturating_duration_since(st.at + st.stop);
+    // The pacer's cons/mark: what the mark reached, what mutators allocated
+    // meanwhile, and the one dedicated worker's time (busy for the whole
+    // mark; assists are not counted).
+    mgcpacer::note_mark_work(mgcpacer::MarkWork {
+        scanned: swept.live_bytes,
+        allocated,
+        wall: mark_wall,
+        cpu: mark_wall,
+    });
     mgcpacer::end_cycle(
         CycleTimes {
             start: st.at,
             stop: st.stop,
-            mark: mark_end.saturating_duration_since(st.at + st.stop),
+            mark: mark_wall,
             sweep: t2 - t0,
             pause: st.stop + (t2 - t0),
             forced,

@@ -1,18 +1,58 @@
 //! Pacing and the collector's figures (Go's mgcpacer.go, and the GC half
 //! of mstats.go).
 //!
+//! # What is counted
+//!
 //! `heap_live` counts the bytes of GC objects allocated: what the last
 //! sweep kept, plus every slot handed to a cache since (Go's `heapLive`,
-//! also counted at refill). When it reaches the goal, allocation requests
-//! a cycle (`mgc::request`). After each cycle, as Go's pacer computes it
-//! without stacks and globals (Rust roots are handles, not scanned memory):
+//! also counted at refill). `heap_marked` is what the last sweep kept;
+//! `roots` the bytes of root memory the last mark scanned (the libgc side's
+//! data/bss and stacks; Rust roots are handles and count nothing), Go's
+//! stack + globals scan.
+//!
+//! # The goal (Go 1.18)
 //!
 //! ```text
-//! goal = max(marked + marked × GOGC/100, 4 MiB × GOGC/100)
+//! gogc goal  = max(marked + (marked + roots) × GOGC/100, 4 MiB × GOGC/100)
+//! limit goal = limit − (malloc spans + metadata) − frag − 3% of limit
+//! goal       = min(gogc goal, limit goal), at least marked + marked/32
 //! ```
 //!
-//! `GOHEAP_GOGC=off` never requests a cycle (explicit `collect` still runs
-//! one); `raw::disable` turns off both, as libgc's `GC_disable` does.
+//! The memory limit (`alloc::mheap::memory_limit`, `GOHEAP_MEMLIMIT`)
+//! counts everything goheap maps: what malloc uses (in-use non-GC spans)
+//! and metadata are taken off the limit, and so is `frag`, the bytes of GC
+//! spans that held no live object at the last sweep (the goal counts
+//! objects, the limit memory); 3% is Go's headroom
+//! (`memoryLimitHeapGoalHeadroomPercent`). Free pages do not count: the
+//! heap releases them at the limit. `GOHEAP_GOGC=off` leaves only the limit
+//! goal (none without a limit).
+//!
+//! # The trigger
+//!
+//! A concurrent cycle must start before the goal, early enough that what
+//! the program allocates during the mark still fits: the *runway*
+//!
+//! ```text
+//! runway  = cons/mark × (1 − u)/u × (heap scan + roots),   u = 25%
+//! trigger = goal − runway, within [marked + 70%, marked + 95%] of (goal − marked)
+//! ```
+//!
+//! where cons/mark is the ratio of the mutators' allocation rate to the
+//! collector's scan rate, the highest of the last four cycles (Go 1.21's
+//! smoothing), as the concurrent mark measures it (`note_mark_work`).
+//! A stop-the-world cycle lets nothing allocate while it marks: cons/mark
+//! is 0, there is no runway, and the trigger is the goal.
+//!
+//! # When a cycle is requested
+//!
+//! Allocation compares `heap_live` with `CHECK_AT` (the trigger, one load
+//! and a compare per cache refill). Past it, `check` works out the goal
+//! again (under a limit the malloc side may have moved; it then also comes
+//! back every `LIMIT_RECHECK` bytes) and requests a cycle (`mgc::request`)
+//! when the trigger is reached, unless the GC CPU limiter (`mgclimit`) is
+//! holding the limit-driven cycles back: then only the gogc goal counts.
+//!
+//! `raw::disable` turns off both, as libgc's `GC_disable` does.
 //! `raw::set_max_heap_size` bounds the bytes in GC spans: past it, span
 //! allocation fails (the C side then reports out of memory).
 //!
@@ -20,25 +60,172 @@
 //! and, with `GOHEAP_DEBUG=gctrace=1`, prints Go's gctrace line.
 
 use super::mgc;
+use super::mgclimit;
 use super::mgcsweep::Swept;
+use crate::alloc::fixalloc::METADATA_SYS;
+use crate::alloc::mheap::{memory_limit, HEAP, NO_LIMIT};
 use crate::alloc::mstats::GC;
 use crate::options;
 use core::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const HEAP_MINIMUM: usize = 4 << 20;
+/// Go's `gcGoalUtilization`: the concurrent mark's share of the CPU.
+const GOAL_UTILIZATION: f64 = 0.25;
+/// Go's `memoryLimitHeapGoalHeadroomPercent`.
+const LIMIT_HEADROOM_PERCENT: usize = 3;
+/// Under a memory limit, the goal is worked out again after this many
+/// bytes of GC allocation (the malloc heap may have grown meanwhile).
+const LIMIT_RECHECK: usize = 1 << 20;
 
 static HEAP_LIVE: AtomicUsize = AtomicUsize::new(0);
 static HEAP_OBJECTS: AtomicUsize = AtomicUsize::new(0);
-static GOAL: AtomicUsize = AtomicUsize::new(0);
+/// `heap_live` at which allocation calls `check`; 0 before the first.
+static CHECK_AT: AtomicUsize = AtomicUsize::new(0);
 static SPAN_BYTES: AtomicUsize = AtomicUsize::new(0);
 static TOTAL_BYTES: AtomicU64 = AtomicU64::new(0);
 static MAX_HEAP: AtomicUsize = AtomicUsize::new(0);
 static DISABLED: AtomicIsize = AtomicIsize::new(0);
 static CYCLES: AtomicU32 = AtomicU32::new(0);
 static MARK_NS: AtomicU64 = AtomicU64::new(0);
+static ROOTS_SCANNED: AtomicUsize = AtomicUsize::new(0);
 static START: OnceLock<Instant> = OnceLock::new();
+
+/// What the pacer learnt from the last cycles.
+struct Pacer {
+    heap_marked: usize,
+    roots: usize,
+    /// Bytes of scannable heap the last mark went through (Go's
+    /// `lastHeapScan`; the marked heap for the stop-the-world cycle).
+    heap_scan: usize,
+    /// GC span bytes without live objects after the last sweep.
+    frag: usize,
+    /// cons/mark of the last four concurrent cycles.
+    cons_mark: [f64; 4],
+    /// The concurrent mark's report for the cycle in progress.
+    mark_work: Option<MarkWork>,
+}
+
+static PACER: Mutex<Pacer> = Mutex::new(Pacer {
+    heap_marked: 0,
+    roots: 0,
+    heap_scan: 0,
+    frag: 0,
+    cons_mark: [0.0; 4],
+    mark_work: None,
+});
+
+fn pacer() -> MutexGuard<'static, Pacer> {
+    PACER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a concurrent mark measured, for cons/mark: bytes it scanned (heap
+/// and roots), bytes the mutators allocated while it ran, its wall time and
+/// the CPU time of its workers and assists.
+#[derive(Clone, Copy, Debug)]
+pub struct MarkWork {
+    pub scanned: usize,
+    pub allocated: usize,
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// The goal and the trigger of the next cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Targets {
+    pub goal: usize,
+    pub trigger: usize,
+    /// The goal is the memory limit's (below the gogc goal).
+    pub limited: bool,
+}
+
+impl Pacer {
+    fn gogc_goal(&self) -> usize {
+        match gogc() {
+            Some(pct) => {
+                let pct = pct as usize;
+                let growth = (self.heap_marked + self.roots).saturating_mul(pct) / 100;
+                (self.heap_marked.saturating_add(growth)).max(heap_minimum())
+            }
+            None => usize::MAX,
+        }
+    }
+
+    /// Go's `memoryLimitHeapGoal` over the whole of goheap (see the top).
+    fn limit_goal(&self) -> usize {
+        let limit = memory_limit();
+        if limit == NO_LIMIT {
+            return usize::MAX;
+        }
+        let limit = limit.min(usize::MAX as u64) as usize;
+        let inuse = HEAP.lock().stats().inuse;
+        let malloc_inuse = inuse.saturating_sub(SPAN_BYTES.load(Ordering::Relaxed));
+        let others = malloc_inuse + METADATA_SYS.load(Ordering::Relaxed) + self.frag;
+        limit
+            .saturating_sub(others)
+            .saturating_sub(limit / 100 * LIMIT_HEADROOM_PERCENT)
+    }
+
+    fn floor(&self) -> usize {
+        self.heap_marked + self.heap_marked / 32
+    }
+
+    /// The goal and the trigger, the limit's goal left out when
+    /// `with_limit` is false (the CPU limiter is holding it back).
+    fn targets(&self, with_limit: bool) -> Targets {
+        let gogc_goal = self.gogc_goal();
+        let limit_goal = if with_limit {
+            self.limit_goal().max(self.floor())
+        } else {
+            usize::MAX
+        };
+        let goal = gogc_goal.min(limit_goal);
+        Targets {
+            goal,
+            trigger: self.trigger(goal),
+            limited: limit_goal < gogc_goal,
+        }
+    }
+
+    /// Go 1.18's trigger: the goal less the runway the mark needs.
+    fn trigger(&self, goal: usize) -> usize {
+        let cons_mark = self.cons_mark.iter().copied().fold(0.0, f64::max);
+        if goal == usize::MAX || cons_mark == 0.0 {
+            return goal;
+        }
+        let scan = (self.heap_scan + self.roots) as f64;
+        let runway = cons_mark * (1.0 - GOAL_UTILIZATION) / GOAL_UTILIZATION * scan;
+        let span = (goal - self.heap_marked) as f64;
+        let lo = self.heap_marked + (span * 0.7) as usize;
+        let hi = self.heap_marked + (span * 0.95) as usize;
+        (goal.saturating_sub(runway as usize)).clamp(lo, hi)
+    }
+
+    /// Learns from a finished cycle.
+    fn end_cycle(&mut self, swept: &Swept, roots: usize) {
+        self.heap_marked = swept.live_bytes;
+        self.roots = roots;
+        self.frag = swept.span_bytes.saturating_sub(swept.live_bytes);
+        self.heap_scan = swept.live_bytes;
+        if let Some(w) = self.mark_work.take() {
+            self.heap_scan = w.scanned.saturating_sub(roots);
+            self.cons_mark.rotate_right(1);
+            self.cons_mark[0] = cons_mark(&w);
+        }
+    }
+}
+
+/// Go's `currentConsMark`: the mutators' allocation per mutator CPU
+/// second over the collector's scan per GC CPU second.
+fn cons_mark(w: &MarkWork) -> f64 {
+    let capacity = w.wall.as_secs_f64() * procs() as f64;
+    if capacity <= 0.0 || w.scanned == 0 {
+        return 0.0;
+    }
+    let u = (w.cpu.as_secs_f64() / capacity).clamp(0.01, 0.99);
+    w.allocated as f64 * u / (w.scanned as f64 * (1.0 - u))
+}
 
 /// `GOHEAP_GOGC`, read once.
 fn gogc() -> Option<u32> {
@@ -50,19 +237,25 @@ fn start_time() -> Instant {
     *START.get_or_init(Instant::now)
 }
 
-fn goal() -> usize {
-    match GOAL.load(Ordering::Relaxed) {
-        0 => {
-            let g = heap_minimum();
-            GOAL.store(g, Ordering::Relaxed);
-            g
-        }
-        g => g,
-    }
-}
-
 fn heap_minimum() -> usize {
     HEAP_MINIMUM * gogc().unwrap_or(100) as usize / 100
+}
+
+/// The current goal and trigger (the trigger is what a concurrent cycle
+/// starts at; the stop-the-world cycle's equals the goal).
+pub fn targets() -> Targets {
+    let p = pacer();
+    p.targets(!mgclimit::limiting())
+}
+
+/// The concurrent mark reports what it measured, before `end_cycle`.
+pub fn note_mark_work(w: MarkWork) {
+    pacer().mark_work = Some(w);
+}
+
+/// The root hooks report the bytes of root memory they scanned.
+pub fn note_roots_scanned(bytes: usize) {
+    ROOTS_SCANNED.fetch_add(bytes, Ordering::Relaxed);
 }
 
 /// `bytes` in `objects` objects were handed to a cache (or allocated large).
@@ -73,7 +266,23 @@ pub fn note_alloc(bytes: usize, objects: usize) {
     GC.heap_alloc.store(live as u64, Ordering::Relaxed);
     GC.heap_objects.store(objs as u64, Ordering::Relaxed);
     TOTAL_BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
-    if live >= goal() && gogc().is_some() && !is_disabled() {
+    if live >= CHECK_AT.load(Ordering::Relaxed) {
+        check(live);
+    }
+}
+
+/// `heap_live` passed `CHECK_AT`: works out the targets again, sets the
+/// next check, and requests a cycle if the trigger is reached.
+#[cold]
+fn check(live: usize) {
+    let t = targets();
+    let next = if memory_limit() == NO_LIMIT {
+        t.trigger
+    } else {
+        t.trigger.min(live + LIMIT_RECHECK)
+    };
+    CHECK_AT.store(next.max(1), Ordering::Relaxed);
+    if live >= t.trigger && t.goal != usize::MAX && !is_disabled() {
         mgc::request();
     }
 }
@@ -143,20 +352,28 @@ pub struct CycleTimes {
 
 /// Ends a cycle: new goal, figures, trace line.
 pub fn end_cycle(t: CycleTimes, heap_before: usize, swept: Swept) {
-    let pct = gogc().unwrap_or(100) as usize;
-    let goal = (swept.live_bytes + swept.live_bytes * pct / 100).max(heap_minimum());
-    GOAL.store(goal, Ordering::Relaxed);
+    let roots = ROOTS_SCANNED.swap(0, Ordering::Relaxed);
+    let gc_cpu = {
+        let mut p = pacer();
+        let mark_cpu = p.mark_work.map_or(t.mark * procs() as u32, |w| w.cpu);
+        p.end_cycle(&swept, roots);
+        (t.stop + t.sweep) * procs() as u32 + mark_cpu
+    };
+    let n = CYCLES.load(Ordering::Relaxed) + 1;
+    mgclimit::note_gc_cpu(gc_cpu, n);
     HEAP_LIVE.store(swept.live_bytes, Ordering::Relaxed);
     HEAP_OBJECTS.store(swept.live_objects, Ordering::Relaxed);
+    let goal = targets().goal;
+    CHECK_AT.store(0, Ordering::Relaxed);
     let pause = t.pause;
-    let n = CYCLES.load(Ordering::Relaxed) + 1;
     let since_start = t.start.saturating_duration_since(start_time());
     let elapsed = start_time().elapsed().max(Duration::from_nanos(1));
     let total_pause = GC.pause_total_ns.load(Ordering::Relaxed) + pause.as_nanos() as u64;
     let fraction = total_pause as f64 / elapsed.as_nanos() as f64;
     GC.pauses.lock()[(n as usize + 255) % 256] = pause.as_nanos() as u64;
     GC.pause_total_ns.store(total_pause, Ordering::Relaxed);
-    GC.next_gc.store(goal as u64, Ordering::Relaxed);
+    GC.next_gc
+        .store(goal.min(u64::MAX as usize) as u64, Ordering::Relaxed);
     GC.last_gc.store(unix_nanos(), Ordering::Relaxed);
     GC.cpu_fraction.store(fraction.to_bits(), Ordering::Relaxed);
     GC.heap_alloc
@@ -173,7 +390,7 @@ pub fn end_cycle(t: CycleTimes, heap_before: usize, swept: Swept) {
             percent: (fraction * 100.0) as u32,
             times: [t.stop, t.mark, t.sweep],
             heap: [heap_before, heap_before, swept.live_bytes],
-            goal,
+            goal: goal.min(isize::MAX as usize),
             procs: procs(),
             forced: t.forced,
         });
@@ -261,6 +478,62 @@ fn itoa_div(val: u64, dec: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pacer_after(marked: usize, roots: usize) -> Pacer {
+        Pacer {
+            heap_marked: marked,
+            roots,
+            heap_scan: marked,
+            frag: 0,
+            cons_mark: [0.0; 4],
+            mark_work: None,
+        }
+    }
+
+    #[test]
+    fn goal_counts_roots_as_go_1_18() {
+        // GOGC=100 in unit tests (no GOHEAP_GOGC in cargo test's env).
+        let p = pacer_after(100 << 20, 20 << 20);
+        assert_eq!(p.gogc_goal(), 220 << 20);
+        assert_eq!(pacer_after(0, 0).gogc_goal(), HEAP_MINIMUM);
+    }
+
+    #[test]
+    fn stop_the_world_trigger_is_the_goal() {
+        let p = pacer_after(100 << 20, 0);
+        assert_eq!(p.trigger(200 << 20), 200 << 20);
+    }
+
+    #[test]
+    fn concurrent_trigger_leaves_the_runway_the_mark_needs() {
+        let mut p = pacer_after(100 << 20, 0);
+        // The mutators allocated 10 MiB while 100 MiB were scanned with the
+        // collector at 25% of 2 processors: cons/mark = 0.1 × 0.25 / 0.75.
+        p.mark_work = Some(MarkWork {
+            scanned: 100 << 20,
+            allocated: 10 << 20,
+            wall: Duration::from_millis(100),
+            cpu: Duration::from_millis(50),
+        });
+        p.end_cycle(
+            &Swept {
+                live_bytes: 100 << 20,
+                live_objects: 1,
+                span_bytes: 100 << 20,
+            },
+            0,
+        );
+        let cm = p.cons_mark[0];
+        assert!((cm - 0.1 / 3.0).abs() < 1e-9, "{cm}");
+        // runway = cm × 3 × 100 MiB = 10 MiB: trigger 190 MiB of a 200 MiB goal.
+        let t = p.trigger(200 << 20);
+        assert!((t as i64 - (190 << 20)).abs() < 1 << 10, "{t}");
+        // A huge runway is clamped at 70% of the way, a tiny one at 95%.
+        p.cons_mark = [10.0, 0.0, 0.0, 0.0];
+        assert_eq!(p.trigger(200 << 20), (100 << 20) + (70 << 20));
+        p.cons_mark = [1e-9, 0.0, 0.0, 0.0];
+        assert_eq!(p.trigger(200 << 20), (100 << 20) + (95 << 20));
+    }
 
     #[test]
     fn times_format_like_go() {

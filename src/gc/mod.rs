@@ -71,7 +71,9 @@
 //!    alloc bits become the mark bits; empty spans go back to the mheap;
 //!    dead objects that need `Drop` or have cleanups are handed to the
 //!    finalizer thread (`mfinal.rs`);
-//! 4. pacing (`mgcpacer.rs`): next goal = marked × (1 + GOGC/100);
+//! 4. pacing (`mgcpacer.rs`): next goal = marked + (marked + roots) ×
+//!    GOGC/100, lower under a memory limit; the next trigger from the
+//!    measured cons/mark;
 //!    statistics and the gctrace line; the after-cycle hooks.
 //!
 //! While the C side takes part (libgc's hooks are registered, or a C kind
@@ -135,7 +137,8 @@
 //! | `mgc` | mgc.go | the world protocol and the cycle |
 //! | `mgcmark` | mgcmark.go, mgcwork.go | roots, `Marker`, grey stacks, the shared work list |
 //! | `mgcsweep` | mgcsweep.go | sweeping |
-//! | `mgcpacer` | mgcpacer.go, mstats.go | heap goal, GOGC, gctrace, GC stats |
+//! | `mgcpacer` | mgcpacer.go, mstats.go | heap goal and trigger, GOGC, the memory limit's goal, gctrace, GC stats |
+//! | `mgclimit` | mgclimit.go | the GC CPU limiter (leaky bucket, ≈50% cap) |
 //! | `mbarrier` | mbarrier.go | write-barrier entry points |
 //! | `mfinal` | mfinal.go, mcleanup.go | the finalizer: a goroutine wired to its thread (a plain thread without the scheduler) running Drop and cleanups |
 //! | `trace` | — | `Trace` and its impls for std types |
@@ -155,6 +158,7 @@ pub(crate) mod mbitmap;
 pub(crate) mod mcache;
 pub(crate) mod mfinal;
 pub(crate) mod mgc;
+pub(crate) mod mgclimit;
 pub(crate) mod mgcmark;
 pub(crate) mod mgcpacer;
 pub(crate) mod mgcsweep;

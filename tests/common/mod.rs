@@ -226,6 +226,18 @@ pub fn child_helper_command(env: &[(&str, &str)]) -> std::process::Command {
     cmd
 }
 
+/// The number after `name ` in the output of a child helper (the first
+/// line carries libtest's `test child_helper ... ` prefix).
+pub fn figure(stdout: &str, name: &str) -> u64 {
+    stdout
+        .lines()
+        .find_map(|l| l.split(&format!("{name} ")).nth(1))
+        .unwrap_or_else(|| panic!("no {name} in {stdout:?}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// Spawns a goroutine for a test.
 pub fn go(f: impl FnOnce() + Send + 'static) {
     // SAFETY: goheap::go's contract: the tests' goroutines hold no
