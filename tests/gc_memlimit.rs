@@ -108,11 +108,7 @@ impl Child {
 }
 
 fn run(case: &str, env: &[(&str, &str)]) -> Child {
-    let out = common::child_helper_command(&[(CASE_ENV, case)])
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let out = common::run_child_helper(&[&[(CASE_ENV, case)], env].concat());
     Child {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
     }

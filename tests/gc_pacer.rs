@@ -52,11 +52,7 @@ impl Child {
 }
 
 fn run(env: &[(&str, &str)]) -> Child {
-    let out = common::child_helper_command(&[(CASE_ENV, "1")])
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let out = common::run_child_helper(&[&[(CASE_ENV, "1")], env].concat());
     Child {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -226,6 +226,14 @@ pub fn child_helper_command(env: &[(&str, &str)]) -> std::process::Command {
     cmd
 }
 
+/// Runs the child helper with `env` and returns its output, which must be
+/// a success.
+pub fn run_child_helper(env: &[(&str, &str)]) -> std::process::Output {
+    let out = child_helper_command(env).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    out
+}
+
 /// The number after `name ` in the output of a child helper (the first
 /// line carries libtest's `test child_helper ... ` prefix).
 pub fn figure(stdout: &str, name: &str) -> u64 {
