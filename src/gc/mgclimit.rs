@@ -67,7 +67,7 @@ fn bucket() -> std::sync::MutexGuard<'static, Bucket> {
 }
 
 fn procs() -> u32 {
-    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+    super::mgcpacer::procs() as u32
 }
 
 /// Cycle `cycle` ended having used `cpu` of CPU time.

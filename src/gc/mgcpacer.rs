@@ -404,8 +404,12 @@ fn unix_nanos() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn procs() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// The CPUs this process may use, read once: std asks the kernel and the
+/// cgroup files on every call (five system calls), and the pacer and the
+/// CPU limiter ask on every check.
+pub(super) fn procs() -> usize {
+    static PROCS: OnceLock<usize> = OnceLock::new();
+    *PROCS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// The fields of one gctrace line.
