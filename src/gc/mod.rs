@@ -46,9 +46,12 @@
 //!
 //! # The world, and the cycle
 //!
-//! A cycle runs only while no thread is inside the managed heap's *world*
-//! (`mgc.rs`): Rust threads enter it for the whole of a `mutate` scope, C
-//! threads for each `raw` call. The collector stops the world by waiting
+//! A cycle starts and ends only while no thread is inside the managed
+//! heap's *world* (`mgc.rs`); its mark runs between the two with the world
+//! open. Rust threads enter the world for the whole of a `mutate` scope, C
+//! threads for each `raw` call that needs more than their own cache (a
+//! registered C thread's cached allocation stays outside, see
+//! `stoptheworld`). The collector holds the world by waiting
 //! for the count of open scopes to reach zero and then holding it at zero
 //! (`RUNNING`); threads that enter wait. A collection is *requested* by the
 //! pacer (or `collect`) and *run* by the thread whose exit brings the count
