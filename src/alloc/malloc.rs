@@ -25,7 +25,7 @@
 
 use crate::alloc::arena;
 use crate::alloc::fixalloc;
-use crate::alloc::mcache::{self, MCache};
+use crate::alloc::mcache::{self, MCache, Tiny};
 use crate::alloc::mcentral::CENTRAL;
 use crate::alloc::mheap::HEAP;
 use crate::alloc::mspan::{has_free_mark, FreeObject, MSpan, SpanClass, SpanState};
@@ -164,9 +164,17 @@ const fn span_class_table<const STEP: usize, const N: usize>() -> [SpanClass; N]
 #[inline(always)]
 pub fn alloc_maybe_tiny(size: usize, align: usize) -> *mut u8 {
     if is_tiny(size, align) {
-        return with_cache(|c| c.alloc_tiny(size, align));
+        return alloc_tiny(size, align);
     }
     alloc(size, align)
+}
+
+#[inline(always)]
+fn alloc_tiny(size: usize, align: usize) -> *mut u8 {
+    match with_cache(|c| c.alloc_tiny(size, align)) {
+        Tiny::Piece(p) => p,
+        Tiny::Sampled => sampled_object(size),
+    }
 }
 
 #[inline(never)]
@@ -185,7 +193,7 @@ fn alloc_slow(size: usize, align: usize) -> *mut u8 {
 fn alloc_large(size: usize, align: usize, zero: bool) -> *mut u8 {
     let p = alloc_large_span(size, align, zero);
     // Heap-profile hook (crate::profile).
-    if with_cache(|c| c.sample_large(size)) && !p.is_null() {
+    if with_cache(|c| c.sample_bytes(size)) && !p.is_null() {
         profile::record_alloc(p, size);
     }
     p
@@ -200,13 +208,25 @@ fn profile_sample_small(p: *mut u8, size: usize) -> *mut u8 {
     if p.is_null() {
         return p;
     }
-    let own = alloc_large_span(size, 16, false);
+    let own = sampled_object(size);
     if own.is_null() {
         return p;
     }
     // SAFETY: p was allocated just now and never handed out.
     unsafe { free(p, "malloc") };
-    profile::record_alloc(own, size);
+    own
+}
+
+/// Heap-profile hook (crate::profile): a sampled object of `size` bytes on
+/// a span of its own, recorded; null when out of memory. Tiny requests that
+/// are sampled get one instead of a piece of a block.
+#[cold]
+#[inline(never)]
+fn sampled_object(size: usize) -> *mut u8 {
+    let own = alloc_large_span(size, 16, false);
+    if !own.is_null() {
+        profile::record_alloc(own, size);
+    }
     own
 }
 

@@ -55,8 +55,17 @@
 //! the refill hands out that one object and leaves `next_sample` negative,
 //! and the allocator samples it (`take_sample`, which draws the next
 //! distance). Samples are so taken exactly where counting every allocation
-//! would take them. Trims and releases refund first. Tiny blocks are not
-//! sampled.
+//! would take them. Trims and releases refund first.
+//!
+//! Tiny requests are counted one by one, as Go's mallocgc counts them: while
+//! profiling is on, `tiny_limit` is 0, so every tiny request misses the fast
+//! path and `alloc_tiny_slow` subtracts its size from `next_sample` (as a
+//! large allocation does). The request that crosses the point is not packed
+//! into a block: the allocator gives it a span of its own, as it does every
+//! sampled object, so its own free ends its record. Counting at the request
+//! (rather than per 16-byte block) is what charges a program that allocates
+//! and frees tiny objects in a loop: its current block starts over at offset
+//! 0 every time (below) and never asks for a new one.
 //!
 //! **Tiny allocator.** Requests under 16 bytes with alignment under 8 (the
 //! bytes of short strings) are packed into 16-byte blocks of the `TINY` span
@@ -69,7 +78,9 @@
 //! zero frees the block. The alloc path touches no counter, and neither does
 //! a free of a piece of the cache's own current block: the cache counts
 //! those itself (`tiny_local_frees`), and when all its pieces are back it
-//! reuses the block from offset 0.
+//! reuses the block from offset 0. The fast path needs one compare, against
+//! `tiny_limit`: `TINY_SIZE` while there is a current block and profiling is
+//! off, 0 otherwise.
 
 use crate::alloc::arena;
 use crate::alloc::fixalloc::FixAlloc;
@@ -147,6 +158,14 @@ const fn cache_lists() -> [ObjList; NUM_SPAN_CLASSES] {
 
 /// Large spans a cache keeps, and the largest it keeps (in pages).
 const LARGE_CACHE_SLOTS: usize = 4;
+/// What `alloc_tiny` gives.
+pub enum Tiny {
+    /// A piece of a tiny block (null when out of memory).
+    Piece(*mut u8),
+    /// The heap profile samples the request: it needs an object of its own.
+    Sampled,
+}
+
 const LARGE_CACHE_MAX_PAGES: usize = (1 << 20) / PAGE_SIZE;
 
 /// Counter value of a block that is some cache's current tiny block.
@@ -159,6 +178,8 @@ pub struct MCache {
     lists: [ObjList; NUM_SPAN_CLASSES],
     tiny: usize,
     tiny_offset: usize,
+    /// Room of the fast path in the current block (see "Tiny allocator").
+    tiny_limit: usize,
     tiny_allocs: u8,
     tiny_local_frees: u8,
     tiny_count: *const AtomicU8,
@@ -189,6 +210,7 @@ impl MCache {
             lists: cache_lists(),
             tiny: 0,
             tiny_offset: 0,
+            tiny_limit: 0,
             tiny_allocs: 0,
             tiny_local_frees: 0,
             tiny_count: ptr::null(),
@@ -385,9 +407,10 @@ impl MCache {
         }
     }
 
-    /// A large allocation of `size` bytes: whether the sampling point lies
-    /// in it (then it is sampled).
-    pub fn sample_large(&mut self, size: usize) -> bool {
+    /// An allocation of `size` bytes counted on its own (a large object, a
+    /// tiny request while profiling): whether the sampling point lies in it
+    /// (then it is sampled).
+    pub fn sample_bytes(&mut self, size: usize) -> bool {
         if self.sample_rate == 0 {
             return false;
         }
@@ -433,26 +456,53 @@ impl MCache {
     }
 
     /// Allocates `size` (< 16) bytes aligned to `align` (< 8) inside a
-    /// shared 16-byte block.
+    /// shared 16-byte block. Returns the piece (null when out of memory),
+    /// or `Tiny::Sampled` when the heap profile samples this request: then
+    /// the caller gives it an object of its own.
     #[inline(always)]
-    pub fn alloc_tiny(&mut self, size: usize, align: usize) -> *mut u8 {
+    pub fn alloc_tiny(&mut self, size: usize, align: usize) -> Tiny {
         let off = (self.tiny_offset + align - 1) & !(align - 1);
-        if off + size <= TINY_SIZE && self.tiny != 0 {
-            self.tiny_offset = off + size;
-            self.tiny_allocs += 1;
-            return (self.tiny + off) as *mut u8;
+        if off + size <= self.tiny_limit {
+            return Tiny::Piece(self.take_tiny_piece(off, size));
         }
-        self.alloc_tiny_block(size)
+        self.alloc_tiny_slow(size, align)
+    }
+
+    #[inline(always)]
+    fn take_tiny_piece(&mut self, off: usize, size: usize) -> *mut u8 {
+        self.tiny_offset = off + size;
+        self.tiny_allocs += 1;
+        (self.tiny + off) as *mut u8
+    }
+
+    /// `alloc_tiny` when the fast path has no room: the current block is
+    /// full or missing, or profiling counts this request.
+    #[inline(never)]
+    fn alloc_tiny_slow(&mut self, size: usize, align: usize) -> Tiny {
+        if self.sample_rate == 0 {
+            let p = self.alloc_tiny_block(size);
+            self.tiny_limit = if p.is_null() { 0 } else { TINY_SIZE };
+            return Tiny::Piece(p);
+        }
+        if self.sample_bytes(size) {
+            return Tiny::Sampled;
+        }
+        let off = (self.tiny_offset + align - 1) & !(align - 1);
+        if self.tiny != 0 && off + size <= TINY_SIZE {
+            return Tiny::Piece(self.take_tiny_piece(off, size));
+        }
+        Tiny::Piece(self.alloc_tiny_block(size))
     }
 
     /// Resizes the tiny piece at `p` (`old_size` bytes) to `new_size` bytes
     /// where it is, if it is the last piece handed out from the current block
     /// and the block has room (a short string growing). Returns whether it
     /// did.
+    /// While profiling, never: a grown piece would escape the count.
     pub fn resize_tiny_in_place(&mut self, p: usize, old_size: usize, new_size: usize) -> bool {
         // A piece of the block just below ends where an emptied current block
         // starts: it must be in the current block itself.
-        let in_block = self.tiny != 0 && p & !(TINY_SIZE - 1) == self.tiny;
+        let in_block = self.tiny_limit != 0 && p & !(TINY_SIZE - 1) == self.tiny;
         let is_last = in_block && p + old_size == self.tiny + self.tiny_offset;
         if is_last && p - self.tiny + new_size <= TINY_SIZE {
             self.tiny_offset = p - self.tiny + new_size;
@@ -492,6 +542,7 @@ impl MCache {
             unsafe { self.free(SpanClass::TINY, self.tiny as *mut u8) };
         }
         self.tiny = 0;
+        self.tiny_limit = 0;
     }
 
     /// Frees a piece of `block` if that is this cache's current tiny block;
@@ -787,6 +838,14 @@ mod tests {
         assert_eq!(first_refills(spc, 4), [1, 2, 4.min(batch), 8.min(batch)]);
     }
 
+    /// The address of a tiny piece from `c` (which does not sample).
+    fn tiny_piece(c: &mut MCache, size: usize, align: usize) -> usize {
+        match c.alloc_tiny(size, align) {
+            Tiny::Piece(p) => p as usize,
+            Tiny::Sampled => panic!("a cache that does not sample sampled"),
+        }
+    }
+
     /// The sizes of the first `n` refills of `spc` in a fresh cache.
     fn first_refills(spc: SpanClass, n: usize) -> Vec<u32> {
         let mut c = MCache::new();
@@ -841,30 +900,26 @@ mod tests {
     #[test]
     fn a_current_tiny_block_whose_pieces_all_came_back_starts_over() {
         let mut c = MCache::new();
-        let a = c.alloc_tiny(7, 1) as usize;
-        let b = c.alloc_tiny(7, 1) as usize;
+        let a = tiny_piece(&mut c, 7, 1);
+        let b = tiny_piece(&mut c, 7, 1);
         assert_eq!(b, a + 7);
         // SAFETY: both pieces are in the cache's current block.
         unsafe {
             assert!(c.free_tiny(a & !15));
-            assert_eq!(
-                c.alloc_tiny(2, 1) as usize,
-                a + 14,
-                "still in use: no reuse"
-            );
+            assert_eq!(tiny_piece(&mut c, 2, 1), a + 14, "still in use: no reuse");
             assert!(c.free_tiny(a & !15));
             assert!(c.free_tiny(a & !15));
         }
-        assert_eq!(c.alloc_tiny(7, 1) as usize, a, "all back: from offset 0");
+        assert_eq!(tiny_piece(&mut c, 7, 1), a, "all back: from offset 0");
         c.release_all();
     }
 
     #[test]
     fn the_last_tiny_piece_grows_in_place() {
         let mut c = MCache::new();
-        let a = c.alloc_tiny(2, 1) as usize;
+        let a = tiny_piece(&mut c, 2, 1);
         assert!(c.resize_tiny_in_place(a, 2, 8));
-        let b = c.alloc_tiny(2, 1) as usize;
+        let b = tiny_piece(&mut c, 2, 1);
         assert_eq!(b, a + 8);
         assert!(!c.resize_tiny_in_place(a, 8, 9), "not the last piece");
         assert!(c.resize_tiny_in_place(b, 2, 8));
@@ -1043,7 +1098,7 @@ mod tests {
     #[test]
     fn a_piece_of_another_block_never_grows_into_the_current_one() {
         let mut c = MCache::new();
-        let a = c.alloc_tiny(8, 1) as usize;
+        let a = tiny_piece(&mut c, 8, 1);
         let block = a & !15;
         // SAFETY: a is a piece of the current block.
         unsafe { assert!(c.free_tiny(block)) };
@@ -1056,12 +1111,12 @@ mod tests {
     #[test]
     fn tiny_pieces_share_a_block_and_the_block_is_reused_once_all_are_freed() {
         let mut c = MCache::new();
-        let a = c.alloc_tiny(5, 1) as usize;
-        let b = c.alloc_tiny(4, 4) as usize;
-        let d = c.alloc_tiny(3, 2) as usize;
+        let a = tiny_piece(&mut c, 5, 1);
+        let b = tiny_piece(&mut c, 4, 4);
+        let d = tiny_piece(&mut c, 3, 2);
         assert_eq!(b, a + 8, "aligned up to 4 inside the block");
         assert_eq!(a / 16, d / 16, "same block");
-        let e = c.alloc_tiny(3, 1) as usize;
+        let e = tiny_piece(&mut c, 3, 1);
         assert_ne!(a / 16, e / 16, "a new block once the first is full");
         let block = a & !15;
         // SAFETY: block is the tiny block holding the three pieces.
