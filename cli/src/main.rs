@@ -57,6 +57,7 @@ impl Failure {
 }
 
 fn main() {
+    die_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let code = execute(cli.command).unwrap_or_else(|failure| {
         eprintln!("goheap: {}", failure.message);
@@ -64,6 +65,14 @@ fn main() {
     });
     let _ = std::io::stdout().flush();
     std::process::exit(code);
+}
+
+/// `goheap completions bash | head` and the like end quietly, as Unix
+/// tools do, instead of panicking in `println!` (Rust ignores SIGPIPE).
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: restoring a signal's default disposition before any thread
+    // starts has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
 fn execute(command: Command) -> Result<i32, Failure> {

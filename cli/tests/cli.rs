@@ -402,6 +402,30 @@ fn completions_scripts_name_the_subcommands() {
     }
 }
 
+/// Output into a pipe nobody reads (`goheap completions bash | head -1`)
+/// ends goheap by SIGPIPE, as it ends Unix tools, without a panic message.
+#[test]
+fn a_closed_pipe_ends_goheap_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for the two descriptors pipe writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: fds[0] is ours and closed once; fds[1] is handed to Stdio,
+    // which owns it from here.
+    let stdout = unsafe {
+        libc::close(fds[0]);
+        <std::process::Stdio as std::os::fd::FromRawFd>::from_raw_fd(fds[1])
+    };
+    let out = output(goheap().args(["completions", "bash"]).stdout(stdout));
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{}",
+        describe(&out)
+    );
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+}
+
 /// `goheap run --profile` turns the heap profile on: `sort` of a large
 /// file allocates megabytes, and its profile (gzip) has samples that
 /// `go tool pprof` reads, where Go is installed.
