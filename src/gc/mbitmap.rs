@@ -114,7 +114,7 @@ pub struct GcSpan {
     /// allocated); written by the cache that owns the span.
     pub freeindex: AtomicU32,
     /// The cycle whose sweep last swept this span (Go's `sweepgen`).
-    pub sweepgen: u32,
+    pub sweepgen: AtomicU32,
     /// Whether some object has a cleanup (`mfinal.rs`).
     pub has_cleanups: AtomicBool,
     nwords: usize,
@@ -159,11 +159,16 @@ impl GcSpan {
             needs_drop: kind.needs_drop(),
             kind,
             freeindex: AtomicU32::new(0),
-            sweepgen: 0,
+            sweepgen: AtomicU32::new(0),
             has_cleanups: AtomicBool::new(false),
             nwords,
             bits,
         }
+    }
+
+    /// The central lists' key of this span: its kind and object size.
+    pub fn key(&self) -> (Kind, usize) {
+        (self.kind, self.elemsize)
     }
 
     pub fn nwords(&self) -> usize {

@@ -26,10 +26,12 @@
 use super::mbitmap::{self, Bits, GcSpan, Kind, TypeInfo};
 use super::mgcmark::prefetch;
 use super::mgcpacer;
+use super::mgcsweep;
 use crate::alloc::mheap::HEAP;
 use crate::alloc::mspan::SpanClass;
 use crate::alloc::sizeclasses::{
-    class_for_aligned, size_to_class, CLASS_TO_NPAGES, MAX_SMALL_SIZE, NUM_SIZE_CLASSES, PAGE_SIZE,
+    class_for_aligned, class_size, size_to_class, CLASS_TO_NPAGES, MAX_SMALL_SIZE,
+    NUM_SIZE_CLASSES, PAGE_SIZE,
 };
 use core::cell::UnsafeCell;
 use core::ptr;
@@ -37,11 +39,23 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
+/// Kind and object size: a span serves only its own size class.
+pub type SpanKey = (Kind, usize);
+
 /// The central lists (see the module comment).
 pub struct Central {
-    pub all: Vec<*mut GcSpan>,
-    /// Keyed by kind and object size: a span serves only its own size class.
-    pub partial: HashMap<(Kind, usize), Vec<*mut GcSpan>>,
+    /// Every span record but those in `unswept`, per key (so that the lazy
+    /// sweep takes them all at once: `mgcsweep::begin`).
+    pub all: HashMap<SpanKey, Vec<*mut GcSpan>>,
+    /// Swept spans with free slots that no cache holds.
+    pub partial: HashMap<SpanKey, Vec<*mut GcSpan>>,
+    /// Spans the lazy sweep has not reached yet (`mgcsweep.rs`), their
+    /// number, and the cycle they are swept for.
+    pub unswept: HashMap<SpanKey, Vec<*mut GcSpan>>,
+    pub unswept_count: usize,
+    pub sweep_gen: u32,
+    /// Span records in `all` and `unswept`.
+    pub spans: usize,
 }
 
 // SAFETY: the records are shared, guarded by the lock and the world.
@@ -49,8 +63,12 @@ unsafe impl Send for Central {}
 
 static CENTRAL: LazyLock<Mutex<Central>> = LazyLock::new(|| {
     Mutex::new(Central {
-        all: Vec::new(),
+        all: HashMap::new(),
         partial: HashMap::new(),
+        unswept: HashMap::new(),
+        unswept_count: 0,
+        sweep_gen: 0,
+        spans: 0,
     })
 });
 
@@ -219,19 +237,27 @@ fn give_back(s: *mut GcSpan) {
     central().partial.entry(key).or_default().push(s);
 }
 
-/// A span of `kind`/`class` with a free slot, for a cache.
+/// A span of `kind`/`class` with a free slot, for a cache: a swept one
+/// from `partial`, else one the lazy sweep frees up, else a new one.
 fn take_span(kind: Kind, class: usize) -> Option<*mut GcSpan> {
     let mut c = central();
-    let key = (kind, crate::alloc::sizeclasses::class_size(class));
-    while let Some(s) = c.partial.get_mut(&key).and_then(Vec::pop) {
-        // SAFETY: records on the lists are live.
-        let free = free_slots(unsafe { &*s });
-        if free > 0 {
-            // SAFETY: as above.
-            mgcpacer::note_alloc(free * unsafe { (*s).elemsize }, free);
-            return Some(s);
+    let key = (kind, class_size(class));
+    let found = loop {
+        match c.partial.get_mut(&key).and_then(Vec::pop) {
+            // SAFETY: records on the lists are live.
+            Some(s) if free_slots(unsafe { &*s }) > 0 => break Some(s),
+            Some(_) => continue,
+            None => break mgcsweep::sweep_for(&mut c, key),
         }
+    };
+    if let Some(s) = found {
+        // SAFETY: a live record with free slots, now this cache's.
+        let s_ref = unsafe { &*s };
+        let free = free_slots(s_ref);
+        mgcpacer::note_alloc(free * s_ref.elemsize, free);
+        return Some(s);
     }
+    mgcsweep::sweep_before_grow(&mut c);
     let s = new_span(&mut c, kind, class, CLASS_TO_NPAGES[class] as usize)?;
     // SAFETY: a fresh record.
     let n = unsafe { (*s).nelems } as usize;
@@ -247,11 +273,14 @@ fn new_span(c: &mut Central, kind: Kind, class: usize, npages: usize) -> Option<
     let ms = HEAP.lock().alloc_span(npages, 1, SpanClass::gc(class))?;
     // SAFETY: a fresh in-use GC span, ours.
     let mut rec = unsafe { GcSpan::new(ms.as_ptr(), kind) };
-    rec.sweepgen = mgcpacer::cycles();
+    *rec.sweepgen.get_mut() = mgcpacer::cycles();
     let rec = Box::into_raw(Box::new(rec));
     // SAFETY: just made.
     mbitmap::set_pages(unsafe { &*rec }, rec);
-    c.all.push(rec);
+    // SAFETY: just made.
+    let key = unsafe { (*rec).key() };
+    c.all.entry(key).or_default().push(rec);
+    c.spans += 1;
     mgcpacer::note_span(npages * PAGE_SIZE, true);
     Some(rec)
 }
@@ -350,6 +379,24 @@ unsafe fn zero(p: *mut u8, size: usize) {
             }
         }
     }
+}
+
+/// The bytes an object of `size` bytes aligned to `align` takes (its
+/// class's size, or whole pages if large), as `alloc` gives them; for
+/// compile-time use (`const` blocks: it searches the class table).
+pub const fn gc_object_size(size: usize, align: usize) -> usize {
+    let size = if size == 0 { 1 } else { size };
+    if size <= MAX_SMALL_SIZE && align <= PAGE_SIZE {
+        let mut c = 1;
+        while c < NUM_SIZE_CLASSES {
+            let n = class_size(c);
+            if n >= size && n % align == 0 {
+                return n;
+            }
+            c += 1;
+        }
+    }
+    size.next_multiple_of(PAGE_SIZE)
 }
 
 /// The size class for `size` bytes aligned to `align`, `None` if large.

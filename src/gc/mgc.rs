@@ -40,7 +40,9 @@
 //!   worker sets `MARK_DONE` and `PENDING`.
 //! * **Mark termination** (`finish_concurrent`, world held): drains what
 //!   grey work is left (a barrier may have shaded after the worker looked),
-//!   barriers off, caches flushed, sweep, statistics.
+//!   barriers off, caches flushed, every span left to the lazy sweep
+//!   (`mgcsweep.rs`: it runs with the world open, and the next start
+//!   finishes it before marking), statistics from the mark's counts.
 //!
 //! Every cycle ends at a mutator's scope boundary (the exit that empties
 //! the world, or an entry that finds it empty), as with the stop-the-world
@@ -93,7 +95,10 @@
 //! object reachable from a root then is marked: walk the path from the root
 //! (marked, by the snapshot or by `Root::new`): each next object is pointed
 //! to by a black one, so by (W) it is protected, hence marked. No handle
-//! exists (the world is held), so the sweep frees nothing reachable.
+//! exists (the world is held), so the sweep frees nothing reachable; and
+//! no unmarked object can become reachable later (handles come from roots
+//! and from marked objects), so sweeping after the world is released,
+//! lazily, frees nothing reachable either.
 //!
 //! The C side (libgc's API) writes GC pointers with plain stores and keeps
 //! them in registers and stacks that only a stopped thread lets us read:
@@ -474,6 +479,7 @@ fn concurrent_allowed(hooks: &Hooks) -> bool {
 /// One stop-the-world cycle (see `mod.rs`). Runs with the world held.
 fn run_stw_cycle(hooks: &Hooks, t0: Instant) {
     let forced = FORCED.swap(false, Ordering::Relaxed);
+    finish_sweep();
     let heap_before = mgcpacer::heap_live();
     mcache::flush_all();
     if let Some((stop, _)) = hooks.world {
@@ -498,7 +504,7 @@ fn run_stw_cycle(hooks: &Hooks, t0: Instant) {
             pause: t3 - t0,
             forced,
         },
-        heap_before,
+        [heap_before, heap_before],
         swept,
     );
 }
@@ -530,6 +536,7 @@ fn started() -> MutexGuard<'static, Option<Started>> {
 /// mark setup): barriers on, allocation black, the roots grey; then the
 /// world is released and the worker marks.
 fn start_concurrent(t0: Instant) {
+    finish_sweep();
     let heap_before = mgcpacer::heap_live();
     mbarrier::MARKING.store(true, Ordering::SeqCst);
     mbarrier::ALLOCATE_BLACK.store(true, Ordering::SeqCst);
@@ -545,16 +552,28 @@ fn start_concurrent(t0: Instant) {
     WORKER_WAKE.notify_one();
 }
 
-/// End of a concurrent cycle (world held; Go's mark termination, here
-/// with the sweep): finishes any grey work left, barriers off, sweeps.
+/// Before a cycle marks (world held): the spans the last concurrent
+/// cycle's lazy sweep has not reached are swept now (their mark bits would
+/// hide objects from the new mark), and the mark counts start at zero.
+fn finish_sweep() {
+    mgcsweep::finish();
+    mgcmark::take_marked();
+}
+
+/// End of a concurrent cycle (world held; Go's mark termination):
+/// finishes any grey work left, barriers off, caches emptied, and the
+/// lazy sweep begun (`mgcsweep.rs`): the world is released before any
+/// span is swept. If the C side joined meanwhile, it marks again and
+/// sweeps everything with the world held, as a stop-the-world cycle.
 fn finish_concurrent(hooks: &Hooks, t0: Instant) {
     let forced = FORCED.swap(false, Ordering::Relaxed);
     let mut m = Marker::new();
     mgcmark::drain_shared(&mut m, true);
     PHASE.store(OFF, Ordering::Release);
-    if !concurrent_allowed(hooks) {
-        // The C side joined while marking (its objects are written without
-        // barriers): mark again from scratch with the world held.
+    let c_joined = !concurrent_allowed(hooks);
+    if c_joined {
+        // Its objects are written without barriers: mark again from
+        // scratch with the world held.
         mgcsweep::clear_all_marks();
         mgcmark::mark(&mut m, hooks);
     }
@@ -564,7 +583,18 @@ fn finish_concurrent(hooks: &Hooks, t0: Instant) {
     let st = started().take().expect("a concurrent cycle was started");
     let allocated = mgcpacer::heap_live().saturating_sub(st.heap_before);
     mcache::flush_all();
-    let swept = mgcsweep::sweep(mgcpacer::cycles() + 1);
+    let gen = mgcpacer::cycles() + 1;
+    let swept = if c_joined {
+        mgcsweep::sweep(gen)
+    } else {
+        let (live_bytes, live_objects) = mgcmark::take_marked();
+        mgcsweep::begin(gen);
+        mgcsweep::Swept {
+            live_bytes,
+            live_objects,
+            span_bytes: mgcpacer::span_bytes(),
+        }
+    };
     let t2 = Instant::now();
     let mark_end = st.mark_done.unwrap_or(t0);
     let mark_wall = mark_end.saturating_duration_since(st.at + st.stop);
@@ -586,7 +616,7 @@ fn finish_concurrent(hooks: &Hooks, t0: Instant) {
             pause: st.stop + (t2 - t0),
             forced,
         },
-        st.heap_before,
+        [st.heap_before, st.heap_before + allocated],
         swept,
     );
 }

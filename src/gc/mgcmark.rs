@@ -30,13 +30,25 @@
 //! means no grey object exists anywhere. `mgc.rs` argues why no mutator can
 //! make a new grey object after that.
 //!
+//! # Marked bytes
+//!
+//! Each marker counts the objects whose mark bit it set and their bytes,
+//! and adds them to `MARKED_*` when it drains, publishes or goes away. At
+//! mark termination `take_marked` gives the live heap to the pacer (Go's
+//! `heapMarked`), before any span is swept: the sweep is lazy
+//! (`mgcsweep.rs`). Unlike Go's, the count leaves out objects allocated
+//! black during the mark: in programs that allocate fast they are mostly
+//! garbage that the next cycle frees, and counting them, as Go does, set
+//! binary-trees' heap goal at 191 MB instead of 127 MB (peak RSS 250 MB
+//! against 213 MB). The next cycle marks those that stayed live.
+//!
 //! A concurrent marker must not read a `GcCell` that a mutator is writing:
 //! `GcCell::trace` asks `Marker::is_concurrent` and then takes the cell's
 //! scan flag (see `api.rs`), skipping cells that are being written.
 
 use super::api;
 use super::mbitmap::{self, Bits, GcSpan, Kind, Scan};
-use super::mcache::central;
+use super::mcache::{central, gc_object_size};
 use super::mgc::{AbortOnUnwind, Hooks};
 use super::trace::Trace;
 use core::mem::needs_drop;
@@ -47,6 +59,9 @@ use std::sync::{Mutex, MutexGuard};
 static WORK: Mutex<Vec<(usize, Scan)>> = Mutex::new(Vec::new());
 /// Grey work not yet finished (see the module comment).
 static GREY: AtomicUsize = AtomicUsize::new(0);
+/// Bytes and objects marked in this cycle (see "Marked bytes").
+static MARKED_BYTES: AtomicUsize = AtomicUsize::new(0);
+static MARKED_OBJECTS: AtomicUsize = AtomicUsize::new(0);
 /// `WORK`'s length as of its last change (a hint, read without the lock).
 static WORK_LEN: AtomicUsize = AtomicUsize::new(0);
 
@@ -59,6 +74,15 @@ pub struct Marker {
     stack: Vec<(usize, Scan)>,
     /// Mutators may run meanwhile (the concurrent mark, or a barrier).
     concurrent: bool,
+    /// Marked by this marker and not yet added to `MARKED_*`.
+    marked_bytes: usize,
+    marked_objects: usize,
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        self.settle();
+    }
 }
 
 impl Marker {
@@ -67,6 +91,8 @@ impl Marker {
         Marker {
             stack: Vec::with_capacity(1024),
             concurrent: false,
+            marked_bytes: 0,
+            marked_objects: 0,
         }
     }
 
@@ -75,7 +101,25 @@ impl Marker {
         Marker {
             stack: Vec::with_capacity(capacity),
             concurrent: true,
+            marked_bytes: 0,
+            marked_objects: 0,
         }
+    }
+
+    /// Adds what this marker marked to `MARKED_*`.
+    fn settle(&mut self) {
+        if self.marked_objects != 0 {
+            MARKED_BYTES.fetch_add(self.marked_bytes, Ordering::Relaxed);
+            MARKED_OBJECTS.fetch_add(self.marked_objects, Ordering::Relaxed);
+            self.marked_bytes = 0;
+            self.marked_objects = 0;
+        }
+    }
+
+    #[inline(always)]
+    fn count(&mut self, bytes: usize) {
+        self.marked_bytes += bytes;
+        self.marked_objects += 1;
     }
 
     /// Whether mutators may run while this marker traces.
@@ -88,7 +132,11 @@ impl Marker {
     /// else): no span lookup, the scan function is known statically.
     #[inline(always)]
     pub(crate) fn mark_gc<T: Trace>(&mut self, p: usize) {
-        if mbitmap::set_mark_at(p) && T::NEEDS_TRACE {
+        if !mbitmap::set_mark_at(p) {
+            return;
+        }
+        self.count(const { gc_object_size(size_of::<T>(), align_of::<T>()) });
+        if T::NEEDS_TRACE {
             if needs_drop::<T>() && is_queued(p) {
                 return;
             }
@@ -141,6 +189,7 @@ impl Marker {
             if done == budget {
                 self.stack
                     .extend((0..len).map(|i| ring[(head + i) % PREFETCH]));
+                self.settle();
                 return done;
             }
             while len < PREFETCH {
@@ -150,6 +199,7 @@ impl Marker {
                 len += 1;
             }
             if len == 0 {
+                self.settle();
                 return done;
             }
             let (p, scan) = ring[head];
@@ -187,6 +237,7 @@ impl Marker {
     fn grey(&mut self, s: &GcSpan, idx: usize) {
         let p = s.object(idx);
         if mbitmap::set_mark_at(p) {
+            self.count(s.elemsize);
             if let Some(scan) = s.scan {
                 if !(s.needs_drop && s.bit(Bits::Queued, idx)) {
                     self.stack.push((p, scan));
@@ -254,6 +305,7 @@ pub fn shade_object(p: *const u8) {
 
 /// Hands a marker's grey objects to `WORK`, counted.
 fn publish(m: &mut Marker) {
+    m.settle();
     if !m.stack.is_empty() {
         GREY.fetch_add(m.stack.len(), Ordering::SeqCst);
         let mut w = work();
@@ -290,6 +342,15 @@ pub fn note_black_alloc() {
         BLACK_ALLOCS.set(0);
         assist(ASSIST_EVERY as usize * assist_ratio());
     }
+}
+
+/// Takes the bytes and objects marked since the last call (see "Marked
+/// bytes"): called at the start and the end of each cycle.
+pub fn take_marked() -> (usize, usize) {
+    (
+        MARKED_BYTES.swap(0, Ordering::Relaxed),
+        MARKED_OBJECTS.swap(0, Ordering::Relaxed),
+    )
 }
 
 /// Objects to scan per object allocated while marking. Go derives its
@@ -358,7 +419,7 @@ pub fn drain_shared(m: &mut Marker, wait: bool) -> bool {
 
 fn mark_uncollectable(m: &mut Marker) {
     let c = central();
-    for &s in &c.all {
+    for &s in c.all.values().flatten() {
         // SAFETY: records in `all` are live.
         let s = unsafe { &*s };
         if s.kind == Kind::Uncollectable {

@@ -350,8 +350,9 @@ pub struct CycleTimes {
     pub forced: bool,
 }
 
-/// Ends a cycle: new goal, figures, trace line.
-pub fn end_cycle(t: CycleTimes, heap_before: usize, swept: Swept) {
+/// Ends a cycle: new goal, figures, trace line. `heap` is the heap at
+/// the start and at the end of the mark (gctrace's first two figures).
+pub fn end_cycle(t: CycleTimes, heap: [usize; 2], swept: Swept) {
     let roots = ROOTS_SCANNED.swap(0, Ordering::Relaxed);
     let gc_cpu = {
         let mut p = pacer();
@@ -389,7 +390,7 @@ pub fn end_cycle(t: CycleTimes, heap_before: usize, swept: Swept) {
             since_start,
             percent: (fraction * 100.0) as u32,
             times: [t.stop, t.mark, t.sweep],
-            heap: [heap_before, heap_before, swept.live_bytes],
+            heap: [heap[0], heap[1], swept.live_bytes],
             goal: goal.min(isize::MAX as usize),
             procs: procs(),
             forced: t.forced,

@@ -1,5 +1,5 @@
-//! Sweeping (Go's mgcsweep.go), done for every span at mark termination,
-//! with the world held (not yet lazily or in the background as Go's);
+//! Sweeping (Go's mgcsweep.go): lazily and in the background after a
+//! concurrent cycle, all at once at the end of a stop-the-world one.
 //! `sweepgen` records the cycle that swept a span.
 //!
 //! Per span, word by word: the objects that were allocated (alloc bit, or
@@ -16,12 +16,60 @@
 //! cleared; `freeindex` goes back to 0. A span with no object left returns
 //! to the mheap (its page-map entries cleared first); one with free slots
 //! goes on its kind's partial list.
+//!
+//! # The lazy sweep
+//!
+//! Mark termination of a concurrent cycle (world held) sweeps nothing: it
+//! moves every span from `Central::all` to `Central::unswept` (per kind
+//! and object size, as Go's unswept mcentral lists) and empties `partial`
+//! (`begin`). The world is released at once. Then, each span is swept
+//! exactly once, under the central lock, by whoever comes first:
+//! - a cache that needs a span of that kind and size and finds no swept
+//!   one with free slots sweeps unswept ones of its own size first
+//!   (`sweep_for`, Go's `mcentral.cacheSpan`), before it grows the heap;
+//! - the background sweeper (`goheap-gc-sweep`, Go's `bgsweep`) sweeps the
+//!   rest, one span per lock hold, and then wakes the finalizer runner for
+//!   what the sweep queued;
+//! - the start of the next cycle (world held) sweeps whatever is left
+//!   (`finish`, Go's `finishsweep_m`).
+//!
+//! A swept span goes back to `all`, so `all` is complete again once
+//! `unswept` is empty. Before a cache grows the heap by a new span while
+//! spans are unswept, it sweeps a few of any size (`sweep_before_grow`),
+//! so that dead spans give their pages back first.
+//!
+//! Why this is sound:
+//! - The mark bits of an unswept span are those of the last mark: its
+//!   unmarked objects were unreachable then, with no handle anywhere (the
+//!   world was held), and nothing reaches them later: handles come from
+//!   roots and from reachable objects, and a `Root` of an unmarked object
+//!   cannot exist. So no mutator reads or writes a dead object while the
+//!   sweep frees it, wherever the sweep runs.
+//! - A mutator never allocates from an unswept span: caches take spans
+//!   only from `partial` (swept) or after sweeping them, and mark
+//!   termination emptied every cache.
+//! - The next mark starts only after `finish`: stale mark bits would make
+//!   the new mark skip the objects they cover. Barriers and allocate-black
+//!   are off during the lazy sweep, so no mark bit is set meanwhile.
+//! - The sweep writes a span's bitmap words (atomics) and its `freeindex`;
+//!   the finalizer runner meanwhile only sets `Dropped` bits, which
+//!   `hold_for_drop` reads and clears without losing one it did not see.
+//! - C callers that look up arbitrary addresses (`GC_base`, `GC_size`) are
+//!   answered from the page map: a span freed by the background sweep is
+//!   unmapped from it before its record goes. The C side makes every cycle
+//!   stop the world, and that sweep is whole, as before; only a lookup of
+//!   an address in a dead Rust span while it is being freed (no program
+//!   holds one) is not covered.
+//!
+//! The live heap for the pacer comes from the mark (`mgcmark::take_marked`),
+//! not from the sweep.
 
 use super::mbitmap::{self, Bits, GcSpan, Kind};
-use super::mcache::{central, Central};
+use super::mcache::{central, Central, SpanKey};
 use super::mfinal::{self, Job};
 use crate::alloc::mheap::HEAP;
 use core::sync::atomic::Ordering;
+use std::sync::{Condvar, Mutex, OnceLock};
 
 /// What a sweep left.
 #[derive(Clone, Copy, Default, Debug)]
@@ -31,48 +79,165 @@ pub struct Swept {
     pub span_bytes: usize,
 }
 
-/// Sweeps every GC span for cycle `gen`. Runs with the world held.
+/// Sweeps every GC span for cycle `gen` (a stop-the-world cycle's end;
+/// the world is held, and `finish` ran at the cycle's start).
 pub fn sweep(gen: u32) -> Swept {
     let mut c = central();
-    let c: &mut Central = &mut c;
     c.partial.clear();
     let mut jobs = Vec::new();
     let mut out = Swept::default();
-    let mut kept = Vec::with_capacity(c.all.len());
-    for &s in &c.all {
-        // SAFETY: records in `all` are live, and no cache holds one now.
-        let span = unsafe { &mut *s };
-        let live = sweep_span(span, gen, &mut jobs);
-        if live == 0 {
-            free_span(s);
-            continue;
-        }
-        out.live_objects += live;
-        out.live_bytes += live * span.elemsize;
-        out.span_bytes += span.limit - span.base;
-        if live < span.nelems as usize {
-            c.partial
-                .entry((span.kind, span.elemsize))
-                .or_default()
-                .push(s);
-        }
-        kept.push(s);
+    for s in core::mem::take(&mut c.all).into_values().flatten() {
+        sweep_into(&mut c, s, gen, &mut jobs, &mut out);
     }
-    c.all = kept;
+    drop(c);
     mfinal::queue(jobs);
     out
 }
 
+/// Mark termination of a concurrent cycle `gen` (world held): every span
+/// becomes unswept, and the background sweeper is woken (module comment).
+pub fn begin(gen: u32) {
+    let mut c = central();
+    c.partial.clear();
+    c.sweep_gen = gen;
+    debug_assert!(c.unswept_count == 0, "finish ran at the cycle's start");
+    c.unswept = core::mem::take(&mut c.all);
+    c.unswept_count = c.spans;
+    drop(c);
+    wake_sweeper();
+}
+
+/// Sweeps unswept spans of `key` until one has a free slot, and returns
+/// it (a cache's refill, under the central lock).
+pub fn sweep_for(c: &mut Central, key: SpanKey) -> Option<*mut GcSpan> {
+    let mut jobs = Vec::new();
+    let mut found = None;
+    while let Some(s) = c.unswept.get_mut(&key).and_then(Vec::pop) {
+        c.unswept_count -= 1;
+        let gen = c.sweep_gen;
+        if sweep_into(c, s, gen, &mut jobs, &mut Swept::default()) {
+            // It went on `partial`: take it back for the cache.
+            found = c.partial.get_mut(&key).and_then(Vec::pop);
+            break;
+        }
+    }
+    mfinal::queue(jobs);
+    found
+}
+
+/// Before the heap grows by a span while spans are unswept: sweeps up to
+/// `GROW_CREDIT` of them, of any size, so that the pages of dead spans go
+/// back to the mheap first (Go's proportional sweep, `deductSweepCredit`,
+/// reduced to a fixed ratio).
+pub fn sweep_before_grow(c: &mut Central) {
+    let mut jobs = Vec::new();
+    for _ in 0..GROW_CREDIT {
+        if !sweep_any(c, &mut jobs) {
+            break;
+        }
+    }
+    mfinal::queue(jobs);
+}
+
+/// Spans swept before each new span while the sweep lags (see above).
+const GROW_CREDIT: usize = 8;
+
+/// Sweeps every span still unswept (the start of a cycle, world held).
+pub fn finish() {
+    let mut c = central();
+    let mut jobs = Vec::new();
+    while sweep_any(&mut c, &mut jobs) {}
+    drop(c);
+    mfinal::queue(jobs);
+}
+
+/// Sweeps one unswept span, any; false if none is left.
+fn sweep_any(c: &mut Central, jobs: &mut Vec<Job>) -> bool {
+    let Some(s) = c.unswept.values_mut().find_map(Vec::pop) else {
+        return false;
+    };
+    c.unswept_count -= 1;
+    let gen = c.sweep_gen;
+    sweep_into(c, s, gen, jobs, &mut Swept::default());
+    true
+}
+
+/// Sweeps span `s` for cycle `gen` and files it: freed if empty, else back
+/// on `all` (and on `partial` if it has free slots). Returns whether it
+/// went on `partial`.
+fn sweep_into(
+    c: &mut Central,
+    s: *mut GcSpan,
+    gen: u32,
+    jobs: &mut Vec<Job>,
+    out: &mut Swept,
+) -> bool {
+    // SAFETY: a live record, taken off `all` or `unswept` by the caller,
+    // which holds the central lock; no cache holds it.
+    let span = unsafe { &*s };
+    let live = sweep_span(span, gen, jobs);
+    if live == 0 {
+        c.spans -= 1;
+        free_span(s);
+        return false;
+    }
+    out.live_objects += live;
+    out.live_bytes += live * span.elemsize;
+    out.span_bytes += span.limit - span.base;
+    c.all.entry(span.key()).or_default().push(s);
+    let partial = live < span.nelems as usize;
+    if partial {
+        c.partial.entry(span.key()).or_default().push(s);
+    }
+    partial
+}
+
+static SWEEPER_WAKE: Condvar = Condvar::new();
+static SWEEPER_LOCK: Mutex<()> = Mutex::new(());
+static SWEEPER: OnceLock<bool> = OnceLock::new();
+
+/// Wakes the background sweeper, starting it on first use. Without it
+/// (no thread could be made) allocation and the next cycle's start sweep.
+fn wake_sweeper() {
+    SWEEPER.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("goheap-gc-sweep".into())
+            .spawn(background_sweeper)
+            .is_ok()
+    });
+    let _g = SWEEPER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    SWEEPER_WAKE.notify_one();
+}
+
+/// The background sweeper (Go's `bgsweep`): sweeps one span per hold of
+/// the central lock until none is unswept, then lets the finalizer runner
+/// run what the sweep queued, and sleeps until the next `begin`.
+fn background_sweeper() {
+    loop {
+        {
+            let mut g = SWEEPER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            while central().unswept_count == 0 {
+                g = SWEEPER_WAKE.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        let mut jobs = Vec::new();
+        while sweep_any(&mut central(), &mut jobs) {
+            mfinal::queue(core::mem::take(&mut jobs));
+        }
+        mfinal::wake();
+    }
+}
+
 /// Clears the mark bits of every span (a mark that must start over).
 pub fn clear_all_marks() {
-    for &s in &central().all {
+    for &s in central().all.values().flatten() {
         // SAFETY: records in `all` are live.
         unsafe { (*s).clear_marks() };
     }
 }
 
 /// Sweeps one span; returns the objects it keeps.
-fn sweep_span(s: &mut GcSpan, gen: u32, jobs: &mut Vec<Job>) -> usize {
+fn sweep_span(s: &GcSpan, gen: u32, jobs: &mut Vec<Job>) -> usize {
     let fi = s.freeindex.load(Ordering::Relaxed) as usize;
     let c_kind = !matches!(s.kind, Kind::Typed(_));
     let mut live = 0;
@@ -99,7 +264,7 @@ fn sweep_span(s: &mut GcSpan, gen: u32, jobs: &mut Vec<Job>) -> usize {
     }
     s.clear_marks();
     s.freeindex.store(0, Ordering::Relaxed);
-    s.sweepgen = gen;
+    s.sweepgen.store(gen, Ordering::Relaxed);
     live
 }
 
@@ -141,8 +306,9 @@ fn hold_for_drop(s: &GcSpan, w: usize, dead: u64, jobs: &mut Vec<Job>) -> u64 {
 }
 
 fn free_span(s: *mut GcSpan) {
-    // SAFETY: a live record the sweep retires; nothing refers to it after
-    // its pages are unmapped (the world is held).
+    // SAFETY: a live record the sweep retires: no cache holds it and no
+    // handle names an object in it (module comment), and lookups by
+    // address stop finding it once its pages are unmapped.
     let rec = unsafe { Box::from_raw(s) };
     mbitmap::set_pages(&rec, core::ptr::null_mut());
     super::mgcpacer::note_span(rec.limit - rec.base, false);

@@ -70,11 +70,15 @@
 //!    (`mbarrier.rs`) shade what they overwrite; when no grey work is left
 //!    anywhere the worker asks for the world;
 //! 3. *mark termination* (world held): any grey work left is drained,
-//!    barriers off, every cache flushed, and the sweep (`mgcsweep.rs`):
+//!    barriers off, every cache flushed, every span left unswept; the
+//!    world is released;
+//! 4. *lazy sweep* (`mgcsweep.rs`), world open: a background sweeper, and
+//!    caches that need a span of a size first, sweep each span once:
 //!    alloc bits become the mark bits; empty spans go back to the mheap;
 //!    dead objects that need `Drop` or have cleanups are handed to the
-//!    finalizer thread (`mfinal.rs`);
-//! 4. pacing (`mgcpacer.rs`): next goal = marked + (marked + roots) ×
+//!    finalizer thread (`mfinal.rs`). The next cycle's start sweeps what
+//!    is left before it marks;
+//! 5. pacing (`mgcpacer.rs`, at termination): next goal = marked + (marked + roots) ×
 //!    GOGC/100, lower under a memory limit; the next trigger from the
 //!    measured cons/mark;
 //!    statistics and the gctrace line; the after-cycle hooks.
@@ -88,7 +92,7 @@
 //! after-mark hooks (libgc finalizers, disappearing links), restart, sweep.
 //!
 //! `sweepgen` is kept per span as in Go (a span is swept in cycle N when its
-//! sweepgen is N); the sweep still takes every span at mark termination.
+//! sweepgen is N).
 
 //! # The Rust API and why it is sound
 //!
@@ -102,13 +106,14 @@
 //!   threads of that scope, but nothing that outlives the scope: not a
 //!   static, not a `thread::spawn` closure, not the scope's result.
 //! * An object may be collected only by a cycle, and a cycle starts and
-//!   sweeps only while no scope is open. When a scope closes, all its
+//!   ends only while no scope is open. When a scope closes, all its
 //!   handles are dead; what survives into the next scope is reachable only
 //!   from roots, through the `Trace` of GC objects. So at a cycle's start
 //!   every object that will ever be reachable again is reachable from a
 //!   root; the barriers keep it so while mutators run during the mark
-//!   (`mgc.rs`), and the sweep frees only what the mark did not reach: no
-//!   live handle points at a freed object.
+//!   (`mgc.rs`), and the sweep frees only what the mark did not reach by
+//!   its end, which nothing can reach afterwards (`mgcsweep.rs`): no live
+//!   handle points at a freed object.
 //! * Goroutines hold handles exactly as threads do: a goroutine that switches
 //!   out inside a scope stays on its thread until it resumes, and one parked
 //!   outside a scope holds only `Root`s (`sched/mod.rs`, "GC scopes on
