@@ -117,6 +117,9 @@ pub struct GcSpan {
     pub sweepgen: AtomicU32,
     /// Whether some object has a cleanup (`mfinal.rs`).
     pub has_cleanups: AtomicBool,
+    /// Whether a cache holds the span (set and cleared under the central
+    /// lock, or with the world held; see `mgcsweep::free_dead_spans`).
+    pub cached: AtomicBool,
     nwords: usize,
     bits: Box<[AtomicU64]>,
 }
@@ -161,6 +164,7 @@ impl GcSpan {
             freeindex: AtomicU32::new(0),
             sweepgen: AtomicU32::new(0),
             has_cleanups: AtomicBool::new(false),
+            cached: AtomicBool::new(false),
             nwords,
             bits,
         }
@@ -194,6 +198,23 @@ impl GcSpan {
             at += 512;
         }
         out
+    }
+
+    /// Whether some object of the span is marked.
+    pub fn has_marks(&self) -> bool {
+        (0..self.nwords).any(|w| self.gather_marks(w) != 0)
+    }
+
+    /// Whether every object of the span is allocated (none is free to hand
+    /// out: the cache that filled it has moved on, or it is a large object).
+    pub fn is_full(&self) -> bool {
+        let fi = self.freeindex.load(Ordering::Relaxed) as usize;
+        (0..self.nwords).all(|w| {
+            let below = fi.saturating_sub(w * 64);
+            let carved = if below >= 64 { !0 } else { (1u64 << below) - 1 };
+            let valid = self.valid_mask(w);
+            (self.word(Bits::Alloc, w).load(Ordering::Relaxed) | carved) & valid == valid
+        })
     }
 
     /// Clears the arena's mark bits over the span (sweep).

@@ -175,7 +175,7 @@ impl GcCache {
         if !slot.span.is_null() && advance(slot) {
             return self.alloc(kind, class);
         }
-        let Some(span) = take_span(kind, class) else {
+        let Some(span) = take_span(kind, class, slot.span) else {
             *slot = EMPTY;
             return ptr::null_mut();
         };
@@ -194,7 +194,15 @@ impl GcCache {
     }
 
     /// Forgets every cached span (the next sweep finds their free slots).
+    /// Called with the world held.
     pub(crate) fn clear(&mut self) {
+        let typed = self.typed.iter().map(|(_, slot)| slot);
+        for slot in self.c.iter().flatten().chain(typed) {
+            // SAFETY: a cached span is live.
+            if let Some(s) = unsafe { slot.span.as_ref() } {
+                s.cached.store(false, Ordering::Relaxed);
+            }
+        }
         *self = GcCache::new();
     }
 }
@@ -230,24 +238,42 @@ fn free_slots(s: &GcSpan) -> usize {
         .count()
 }
 
-/// Returns a cached span with free slots to the central lists.
+/// Returns a cached span to the central lists: to `partial` if it has
+/// free slots (a full one stays only in `all`: a span on `partial` always
+/// has a free slot).
 fn give_back(s: *mut GcSpan) {
+    let mut c = central();
     // SAFETY: a live record.
-    let key = unsafe { ((*s).kind, (*s).elemsize) };
-    central().partial.entry(key).or_default().push(s);
+    let span = unsafe { &*s };
+    span.cached.store(false, Ordering::Relaxed);
+    if free_slots(span) > 0 {
+        c.partial.entry(span.key()).or_default().push(s);
+    }
 }
 
 /// A span of `kind`/`class` with a free slot, for a cache: a swept one
-/// from `partial`, else one the lazy sweep frees up, else a new one.
-fn take_span(kind: Kind, class: usize) -> Option<*mut GcSpan> {
+/// from `partial`, else one the lazy sweep frees up, else a new one. The
+/// cache gives up `old` (its exhausted span, or null).
+fn take_span(kind: Kind, class: usize, old: *mut GcSpan) -> Option<*mut GcSpan> {
     let mut c = central();
+    // SAFETY: a span the cache held is live.
+    if let Some(old) = unsafe { old.as_ref() } {
+        old.cached.store(false, Ordering::Relaxed);
+    }
+    let s = take_span_locked(&mut c, kind, class)?;
+    // SAFETY: a live record, now this cache's.
+    unsafe { (*s).cached.store(true, Ordering::Relaxed) };
+    Some(s)
+}
+
+fn take_span_locked(c: &mut Central, kind: Kind, class: usize) -> Option<*mut GcSpan> {
     let key = (kind, class_size(class));
     let found = loop {
         match c.partial.get_mut(&key).and_then(Vec::pop) {
             // SAFETY: records on the lists are live.
             Some(s) if free_slots(unsafe { &*s }) > 0 => break Some(s),
             Some(_) => continue,
-            None => break mgcsweep::sweep_for(&mut c, key),
+            None => break mgcsweep::sweep_for(c, key),
         }
     };
     if let Some(s) = found {
@@ -257,8 +283,8 @@ fn take_span(kind: Kind, class: usize) -> Option<*mut GcSpan> {
         mgcpacer::note_alloc(free * s_ref.elemsize, free);
         return Some(s);
     }
-    mgcsweep::sweep_before_grow(&mut c);
-    let s = new_span(&mut c, kind, class, CLASS_TO_NPAGES[class] as usize)?;
+    mgcsweep::sweep_before_grow(c);
+    let s = new_span(c, kind, class, CLASS_TO_NPAGES[class] as usize)?;
     // SAFETY: a fresh record.
     let n = unsafe { (*s).nelems } as usize;
     mgcpacer::note_alloc(n * unsafe { (*s).elemsize }, n);

@@ -593,6 +593,7 @@ fn finish_concurrent(hooks: &Hooks, t0: Instant) {
             live_bytes,
             live_objects,
             span_bytes: mgcpacer::span_bytes(),
+            floating_bytes: allocated,
         }
     };
     let t2 = Instant::now();
@@ -641,7 +642,8 @@ fn worker_started() -> bool {
 
 /// The background mark worker (Go's gcBgMarkWorker, one dedicated):
 /// drains the grey work of each concurrent cycle until none is left
-/// anywhere, then asks for the world to terminate the mark. It does not
+/// anywhere, then asks for the world to terminate the mark and frees the
+/// spans that hold only dead objects meanwhile (`mgcsweep`). It does not
 /// terminate it itself: cycles end on a mutator's scope boundary, as they
 /// always have (the next exit that empties the world, or the next entry).
 fn mark_worker() {
@@ -656,7 +658,28 @@ fn mark_worker() {
         }
         mgcmark::drain_shared(&mut m, true);
         mark_done();
+        // Until mark termination (a scope boundary, maybe much later),
+        // the pages of wholly dead spans can serve allocation already.
+        if still_mark_done_after(TERMINATION_PATIENCE) {
+            mgcsweep::free_dead_spans(|| PHASE.load(Ordering::Acquire) == MARK_DONE);
+        }
     }
+}
+
+/// How long the worker waits for mark termination before it frees dead
+/// spans itself: most cycles end sooner, and then the scan is not worth it.
+const TERMINATION_PATIENCE: Duration = Duration::from_millis(5);
+
+/// Whether the mark is still done, unterminated, after `patience`.
+fn still_mark_done_after(patience: Duration) -> bool {
+    let until = Instant::now() + patience;
+    while PHASE.load(Ordering::Acquire) == MARK_DONE {
+        if Instant::now() >= until {
+            return true;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    false
 }
 
 /// No grey work is left (the worker's or an assist's finding): asks for

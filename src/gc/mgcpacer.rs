@@ -362,7 +362,9 @@ pub fn end_cycle(t: CycleTimes, heap: [usize; 2], swept: Swept) {
     };
     let n = CYCLES.load(Ordering::Relaxed) + 1;
     mgclimit::note_gc_cpu(gc_cpu, n);
-    HEAP_LIVE.store(swept.live_bytes, Ordering::Relaxed);
+    // The heap holds the floating objects too: the next trigger counts them.
+    let heap_live = swept.live_bytes + swept.floating_bytes;
+    HEAP_LIVE.store(heap_live, Ordering::Relaxed);
     HEAP_OBJECTS.store(swept.live_objects, Ordering::Relaxed);
     let goal = targets().goal;
     CHECK_AT.store(0, Ordering::Relaxed);
@@ -377,8 +379,7 @@ pub fn end_cycle(t: CycleTimes, heap: [usize; 2], swept: Swept) {
         .store(goal.min(u64::MAX as usize) as u64, Ordering::Relaxed);
     GC.last_gc.store(unix_nanos(), Ordering::Relaxed);
     GC.cpu_fraction.store(fraction.to_bits(), Ordering::Relaxed);
-    GC.heap_alloc
-        .store(swept.live_bytes as u64, Ordering::Relaxed);
+    GC.heap_alloc.store(heap_live as u64, Ordering::Relaxed);
     GC.heap_objects
         .store(swept.live_objects as u64, Ordering::Relaxed);
     GC.num_gc.store(n as u64, Ordering::Relaxed);
@@ -525,6 +526,7 @@ mod tests {
                 live_bytes: 100 << 20,
                 live_objects: 1,
                 span_bytes: 100 << 20,
+                floating_bytes: 0,
             },
             0,
         );

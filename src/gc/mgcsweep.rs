@@ -61,6 +61,24 @@
 //!   an address in a dead Rust span while it is being freed (no program
 //!   holds one) is not covered.
 //!
+//! # Dead spans before termination
+//!
+//! A cycle terminates only at a scope boundary, which may come long after
+//! its mark is done. Meanwhile the mark worker frees whole spans whose
+//! objects are all dead (`free_dead_spans`): once no grey object is left
+//! (`MARK_DONE`, barriers and allocate-black still on), every object a
+//! handle, a root or a marked object can reach is marked (`mgc.rs`: (H)
+//! and (W) with nothing grey), and mutators keep it so: handles come from
+//! roots (shaded), from marked objects and from allocation (black). So an
+//! unmarked object stays unreachable. A span is freed only if none of its
+//! objects is marked, it is full (so on no `partial` list: a span there
+//! always has a free slot) and no cache holds it (`GcSpan::cached`, set
+//! and cleared under the central lock, cleared by `flush_all` with the
+//! world held), and its type needs no `Drop` and has no cleanups (those
+//! objects go through the finalizer queue at the sweep). The next cycle's
+//! mark cannot begin while the worker holds the central lock, which it
+//! takes before it checks that the mark is still done.
+//!
 //! The live heap for the pacer comes from the mark (`mgcmark::take_marked`),
 //! not from the sweep.
 
@@ -71,12 +89,16 @@ use crate::alloc::mheap::HEAP;
 use core::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, OnceLock};
 
-/// What a sweep left.
+/// What a cycle left: the live heap (marked), and for a concurrent cycle
+/// the bytes allocated black during its mark (`floating_bytes`: in the
+/// heap until the next cycle, but not counted as live for its goal; see
+/// `mgcmark`'s "Marked bytes").
 #[derive(Clone, Copy, Default, Debug)]
 pub struct Swept {
     pub live_bytes: usize,
     pub live_objects: usize,
     pub span_bytes: usize,
+    pub floating_bytes: usize,
 }
 
 /// Sweeps every GC span for cycle `gen` (a stop-the-world cycle's end;
@@ -175,6 +197,8 @@ fn sweep_into(
     // SAFETY: a live record, taken off `all` or `unswept` by the caller,
     // which holds the central lock; no cache holds it.
     let span = unsafe { &*s };
+    // In no cache now (a cache of an exited thread may have left the flag).
+    span.cached.store(false, Ordering::Relaxed);
     let live = sweep_span(span, gen, jobs);
     if live == 0 {
         c.spans -= 1;
@@ -190,6 +214,67 @@ fn sweep_into(
         c.partial.entry(span.key()).or_default().push(s);
     }
     partial
+}
+
+/// Frees, during a concurrent mark that found no grey object left
+/// (`MARK_DONE`, barriers still on), the spans whose objects are all dead,
+/// without waiting for mark termination and its sweep: a program can keep
+/// a scope open for long after the mark is done (binary-trees builds its
+/// long-lived tree while the stretch tree's 128 MB wait), and the dead
+/// spans' pages serve it meanwhile. `still_done` says whether the mark is
+/// still done; it is asked under the central lock before each batch (the
+/// next mark cannot begin while the lock is held: its start sweeps under
+/// it first). See the module comment for why this is sound.
+pub fn free_dead_spans(still_done: impl Fn() -> bool) {
+    let keys: Vec<SpanKey> = central().all.keys().copied().collect();
+    for key in keys {
+        let mut from = 0;
+        loop {
+            let mut c = central();
+            if !still_done() {
+                return;
+            }
+            let Some(spans) = c.all.get_mut(&key) else {
+                break;
+            };
+            let end = spans.len().min(from + FREE_BATCH);
+            let mut dead = Vec::new();
+            let mut kept = from;
+            for i in from..end {
+                let s = spans[i];
+                // SAFETY: records in `all` are live.
+                if is_dead(unsafe { &*s }) {
+                    dead.push(s);
+                } else {
+                    spans[kept] = s;
+                    kept += 1;
+                }
+            }
+            spans.drain(kept..end);
+            let left = spans.len();
+            c.spans -= dead.len();
+            dead.into_iter().for_each(free_span);
+            if kept >= left {
+                break;
+            }
+            from = kept;
+        }
+    }
+}
+
+/// Spans looked at per hold of the central lock by `free_dead_spans`.
+const FREE_BATCH: usize = 256;
+
+/// Whether span `s` holds only dead objects that need no finalizer work
+/// and is in no cache nor on `partial` (full spans never are), while the
+/// mark is done: then nothing can reach any of its objects again.
+fn is_dead(s: &GcSpan) -> bool {
+    matches!(s.kind, Kind::Typed(_))
+        && !s.needs_drop
+        && !s.has_cleanups.load(Ordering::Relaxed)
+        && !s.cached.load(Ordering::Relaxed)
+        && !s.has_marks()
+        && s.is_full()
 }
 
 static SWEEPER_WAKE: Condvar = Condvar::new();
