@@ -260,6 +260,7 @@ fn take_span(kind: Kind, class: usize, old: *mut GcSpan) -> Option<*mut GcSpan> 
     if let Some(old) = unsafe { old.as_ref() } {
         old.cached.store(false, Ordering::Relaxed);
     }
+    mgcsweep::sweep_credit(&mut c, mgcsweep::TAKE_CREDIT);
     let s = take_span_locked(&mut c, kind, class)?;
     // SAFETY: a live record, now this cache's.
     unsafe { (*s).cached.store(true, Ordering::Relaxed) };
@@ -283,7 +284,7 @@ fn take_span_locked(c: &mut Central, kind: Kind, class: usize) -> Option<*mut Gc
         mgcpacer::note_alloc(free * s_ref.elemsize, free);
         return Some(s);
     }
-    mgcsweep::sweep_before_grow(c);
+    mgcsweep::sweep_credit(c, mgcsweep::GROW_CREDIT);
     let s = new_span(c, kind, class, CLASS_TO_NPAGES[class] as usize)?;
     // SAFETY: a fresh record.
     let n = unsafe { (*s).nelems } as usize;

@@ -379,6 +379,7 @@ fn try_run_cycle() -> bool {
     core::mem::forget(guard);
     set_depth(depth);
     release_world();
+    wake_collector_threads();
     if !ended {
         return true;
     }
@@ -548,8 +549,18 @@ fn start_concurrent(t0: Instant) {
         mark_done: None,
     });
     PHASE.store(MARK, Ordering::Release);
-    let _g = lock_worker();
-    WORKER_WAKE.notify_one();
+}
+
+/// Wakes the collector's threads for what the cycle just left them: the
+/// mark worker for a mark, the sweeper for a sweep. Only once the world is
+/// released: the woken thread may preempt the waker on its CPU, and the
+/// world would stay held meanwhile (milliseconds, on a busy machine).
+fn wake_collector_threads() {
+    if PHASE.load(Ordering::Acquire) == MARK {
+        let _g = lock_worker();
+        WORKER_WAKE.notify_one();
+    }
+    mgcsweep::wake_sweeper();
 }
 
 /// Before a cycle marks (world held): the spans the last concurrent

@@ -34,9 +34,10 @@
 //!   (`finish`, Go's `finishsweep_m`).
 //!
 //! A swept span goes back to `all`, so `all` is complete again once
-//! `unswept` is empty. Before a cache grows the heap by a new span while
-//! spans are unswept, it sweeps a few of any size (`sweep_before_grow`),
-//! so that dead spans give their pages back first.
+//! `unswept` is empty. While spans are unswept, each span a cache takes
+//! pays for sweeping a few of any size, and more before it grows the heap
+//! (`sweep_credit`, Go's proportional sweep): the sweep ends long before
+//! the next cycle's start, and dead spans give their pages back first.
 //!
 //! Why this is sound:
 //! - The mark bits of an unswept span are those of the last mark: its
@@ -88,6 +89,7 @@ use super::mfinal::{self, Job};
 use crate::alloc::mheap::HEAP;
 use core::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 /// What a cycle left: the live heap (marked), and for a concurrent cycle
 /// the bytes allocated black during its mark (`floating_bytes`: in the
@@ -117,7 +119,8 @@ pub fn sweep(gen: u32) -> Swept {
 }
 
 /// Mark termination of a concurrent cycle `gen` (world held): every span
-/// becomes unswept, and the background sweeper is woken (module comment).
+/// becomes unswept (module comment); `wake_sweeper` once the world is
+/// released.
 pub fn begin(gen: u32) {
     let mut c = central();
     c.partial.clear();
@@ -125,8 +128,6 @@ pub fn begin(gen: u32) {
     debug_assert!(c.unswept_count == 0, "finish ran at the cycle's start");
     c.unswept = core::mem::take(&mut c.all);
     c.unswept_count = c.spans;
-    drop(c);
-    wake_sweeper();
 }
 
 /// Sweeps unswept spans of `key` until one has a free slot, and returns
@@ -147,13 +148,18 @@ pub fn sweep_for(c: &mut Central, key: SpanKey) -> Option<*mut GcSpan> {
     found
 }
 
-/// Before the heap grows by a span while spans are unswept: sweeps up to
-/// `GROW_CREDIT` of them, of any size, so that the pages of dead spans go
-/// back to the mheap first (Go's proportional sweep, `deductSweepCredit`,
-/// reduced to a fixed ratio).
-pub fn sweep_before_grow(c: &mut Central) {
+/// Proportional sweep (Go's `deductSweepCredit`, reduced to fixed
+/// ratios): each span a cache takes pays for sweeping `n` unswept spans
+/// of any size, if any are left, so that the sweep is done long before the
+/// next cycle starts (whose start would otherwise sweep the rest with the
+/// world held). A cache about to grow the heap pays `GROW_CREDIT`, so that
+/// dead spans give their pages back first.
+pub fn sweep_credit(c: &mut Central, n: usize) {
+    if c.unswept_count == 0 {
+        return;
+    }
     let mut jobs = Vec::new();
-    for _ in 0..GROW_CREDIT {
+    for _ in 0..n {
         if !sweep_any(c, &mut jobs) {
             break;
         }
@@ -161,8 +167,12 @@ pub fn sweep_before_grow(c: &mut Central) {
     mfinal::queue(jobs);
 }
 
-/// Spans swept before each new span while the sweep lags (see above).
-const GROW_CREDIT: usize = 8;
+/// Spans swept for each span a cache takes while the sweep lags (above):
+/// with GOGC = 100 a cycle's heap is about twice its live data, so the
+/// next trigger is at least half a heap of taken spans away.
+pub const TAKE_CREDIT: usize = 2;
+/// Spans swept before each new span while the sweep lags (above).
+pub const GROW_CREDIT: usize = 8;
 
 /// Sweeps every span still unswept (the start of a cycle, world held).
 pub fn finish() {
@@ -253,6 +263,9 @@ pub fn free_dead_spans(still_done: impl Fn() -> bool) {
             spans.drain(kept..end);
             let left = spans.len();
             c.spans -= dead.len();
+            // Off every list now: freed without the lock, which mark
+            // termination may be waiting for.
+            drop(c);
             dead.into_iter().for_each(free_span);
             if kept >= left {
                 break;
@@ -263,7 +276,7 @@ pub fn free_dead_spans(still_done: impl Fn() -> bool) {
 }
 
 /// Spans looked at per hold of the central lock by `free_dead_spans`.
-const FREE_BATCH: usize = 256;
+const FREE_BATCH: usize = 64;
 
 /// Whether span `s` holds only dead objects that need no finalizer work
 /// and is in no cache nor on `partial` (full spans never are), while the
@@ -281,18 +294,26 @@ static SWEEPER_WAKE: Condvar = Condvar::new();
 static SWEEPER_LOCK: Mutex<()> = Mutex::new(());
 static SWEEPER: OnceLock<bool> = OnceLock::new();
 
-/// Wakes the background sweeper, starting it on first use. Without it
-/// (no thread could be made) allocation and the next cycle's start sweep.
-fn wake_sweeper() {
+/// Wakes the background sweeper if spans are unswept, starting it on
+/// first use. Without it (no thread could be made) allocation and the next
+/// cycle's start sweep. It does not take `SWEEPER_LOCK` (the sweeper may
+/// hold it, preempted): a wake-up lost to the race between the sweeper's
+/// check and its wait costs at most `SWEEPER_NAP`.
+pub fn wake_sweeper() {
+    if central().unswept_count == 0 {
+        return;
+    }
     SWEEPER.get_or_init(|| {
         std::thread::Builder::new()
             .name("goheap-gc-sweep".into())
             .spawn(background_sweeper)
             .is_ok()
     });
-    let _g = SWEEPER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     SWEEPER_WAKE.notify_one();
 }
+
+/// The longest the sweeper sleeps without looking for work.
+const SWEEPER_NAP: Duration = Duration::from_millis(10);
 
 /// The background sweeper (Go's `bgsweep`): sweeps one span per hold of
 /// the central lock until none is unswept, then lets the finalizer runner
@@ -302,7 +323,10 @@ fn background_sweeper() {
         {
             let mut g = SWEEPER_LOCK.lock().unwrap_or_else(|e| e.into_inner());
             while central().unswept_count == 0 {
-                g = SWEEPER_WAKE.wait(g).unwrap_or_else(|e| e.into_inner());
+                g = SWEEPER_WAKE
+                    .wait_timeout(g, SWEEPER_NAP)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
         }
         let mut jobs = Vec::new();
