@@ -212,6 +212,17 @@ thread_word!(
 );
 
 /// Writes `parts` to standard error without allocating.
+/// CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`).
+pub fn thread_cpu_time() -> core::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer; the clock exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    core::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 pub fn write_stderr(parts: &[&[u8]]) {
     for part in parts {
         let mut rest = *part;

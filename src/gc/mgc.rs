@@ -34,9 +34,10 @@
 //!   `MARKING` (the barriers) and `ALLOCATE_BLACK` go on, the `Root` table
 //!   is greyed into `mgcmark`'s shared work list (one snapshot: its lock is
 //!   held), `PHASE = MARK`, the mark worker is woken, the world released.
-//! * **Concurrent mark**: the worker (`mark_worker`, Go's dedicated
-//!   gcBgMarkWorker) drains grey work; mutators run, and their barriers
-//!   shade. When `mgcmark::GREY` is zero (no grey object anywhere) the
+//! * **Concurrent mark**: the worker (`mark_worker`, Go's gcBgMarkWorker)
+//!   drains grey work, at Go's 25% CPU goal when the mutators want every
+//!   CPU and flat out while one is idle (`mark_at_utilisation`); mutators
+//!   run, and their barriers shade. When `mgcmark::GREY` is zero (no grey object anywhere) the
 //!   worker sets `MARK_DONE` and `PENDING`.
 //! * **Mark termination** (`finish_concurrent`, world held): drains what
 //!   grey work is left (a barrier may have shaded after the worker looked),
@@ -579,7 +580,7 @@ fn finish_sweep() {
 fn finish_concurrent(hooks: &Hooks, t0: Instant) {
     let forced = FORCED.swap(false, Ordering::Relaxed);
     let mut m = Marker::new();
-    mgcmark::drain_shared(&mut m, true);
+    mgcmark::drain_shared(&mut m);
     PHASE.store(OFF, Ordering::Release);
     let c_joined = !concurrent_allowed(hooks);
     if c_joined {
@@ -611,8 +612,8 @@ fn finish_concurrent(hooks: &Hooks, t0: Instant) {
     let mark_end = st.mark_done.unwrap_or(t0);
     let mark_wall = mark_end.saturating_duration_since(st.at + st.stop);
     // The pacer's cons/mark: what the mark reached, what mutators allocated
-    // meanwhile, and the one dedicated worker's time (busy for the whole
-    // mark; assists are not counted).
+    // meanwhile, and the worker's time (taken as the mark's wall time: it
+    // marks all along unless contended; assists are not counted).
     mgcpacer::note_mark_work(mgcpacer::MarkWork {
         scanned: swept.live_bytes,
         allocated,
@@ -667,7 +668,7 @@ fn mark_worker() {
                 g = WORKER_WAKE.wait(g).unwrap_or_else(|e| e.into_inner());
             }
         }
-        mgcmark::drain_shared(&mut m, true);
+        mark_at_utilisation(&mut m);
         mark_done();
         // Until mark termination (a scope boundary, maybe much later),
         // the pages of wholly dead spans can serve allocation already.
@@ -676,6 +677,45 @@ fn mark_worker() {
         }
     }
 }
+
+/// Objects the worker scans between two looks at its utilisation.
+const WORKER_SLICE: usize = 4096;
+
+/// The mark worker's guaranteed share of the machine while it marks: Go's
+/// 25% goal (`mgcpacer::GOAL_UTILIZATION` of the CPUs), of which one worker
+/// can take at most a whole CPU. On 2 CPUs that is half of one (Go's
+/// fractional worker); from 4 CPUs on, a whole one (Go's dedicated
+/// workers, but one).
+pub(crate) fn worker_utilisation() -> f64 {
+    (mgcpacer::GOAL_UTILIZATION * mgcpacer::procs() as f64).min(1.0)
+}
+
+/// The worker's mark: scans grey work in slices until none is left
+/// anywhere. After a slice in which it did not get a CPU to itself (its
+/// thread's CPU time fell short of the wall time: the mutators want every
+/// CPU), it pauses so that its share stays at `worker_utilisation`; while
+/// a CPU is idle it keeps marking (Go's idle mark workers). Assists and
+/// barriers go on meanwhile.
+fn mark_at_utilisation(m: &mut Marker) {
+    let share = worker_utilisation();
+    while mgcmark::grey_left() {
+        let (t, cpu) = (Instant::now(), crate::os::thread_cpu_time());
+        if mgcmark::scan_some(m, WORKER_SLICE) == 0 {
+            // A barrier or an assist holds the grey work left.
+            std::thread::sleep(Duration::from_micros(20));
+            continue;
+        }
+        let (wall, ran) = (t.elapsed(), crate::os::thread_cpu_time() - cpu);
+        let contended = ran.as_secs_f64() < wall.as_secs_f64() * CONTENDED;
+        if share < 1.0 && contended {
+            std::thread::sleep(ran.mul_f64((1.0 - share) / share));
+        }
+    }
+}
+
+/// A slice in which the worker ran less than this share of the wall time
+/// was contended (see `mark_at_utilisation`).
+const CONTENDED: f64 = 0.9;
 
 /// How long the worker waits for mark termination before it frees dead
 /// spans itself: most cycles end sooner, and then the scan is not worth it.

@@ -373,7 +373,17 @@ fn assist(budget: usize) {
         return;
     }
     let guard = AbortOnUnwind;
-    let mut m = Marker::concurrent(0);
+    scan_some(&mut Marker::concurrent(0), budget);
+    core::mem::forget(guard);
+    if !grey_left() {
+        super::mgc::mark_done();
+    }
+}
+
+/// Scans about `budget` grey objects from `WORK` with `m` (whatever they
+/// grey beyond the budget goes back to `WORK`); returns how many it
+/// scanned: fewer when `WORK` ran dry.
+pub fn scan_some(m: &mut Marker, budget: usize) -> usize {
     let mut done = 0;
     while done < budget {
         let batch = take_work(budget - done);
@@ -383,27 +393,25 @@ fn assist(budget: usize) {
         let n = batch.len();
         m.stack.extend(batch);
         done += m.drain_some(budget - done);
-        publish(&mut m);
+        publish(m);
         GREY.fetch_sub(n, Ordering::SeqCst);
     }
-    core::mem::forget(guard);
-    if GREY.load(Ordering::SeqCst) == 0 {
-        super::mgc::mark_done();
-    }
+    done
 }
 
-/// Drains `WORK` with `m` until no grey work is left anywhere, or, when
-/// `wait` is false, until `WORK` is empty. Returns whether no grey work is
-/// left (`GREY == 0`).
-pub fn drain_shared(m: &mut Marker, wait: bool) -> bool {
+/// Whether any grey work is left anywhere (see the module comment).
+pub fn grey_left() -> bool {
+    GREY.load(Ordering::SeqCst) != 0
+}
+
+/// Drains `WORK` with `m` until no grey work is left anywhere (mark
+/// termination, with the world held).
+pub fn drain_shared(m: &mut Marker) {
     loop {
         let batch = take_work(usize::MAX);
         if batch.is_empty() {
-            if GREY.load(Ordering::SeqCst) == 0 {
-                return true;
-            }
-            if !wait {
-                return false;
+            if !grey_left() {
+                return;
             }
             // A barrier or another marker holds grey work: it will either
             // finish it or hand it over.

@@ -72,7 +72,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const HEAP_MINIMUM: usize = 4 << 20;
 /// Go's `gcGoalUtilization`: the concurrent mark's share of the CPU.
-const GOAL_UTILIZATION: f64 = 0.25;
+pub(super) const GOAL_UTILIZATION: f64 = 0.25;
 /// Go's `memoryLimitHeapGoalHeadroomPercent`.
 const LIMIT_HEADROOM_PERCENT: usize = 3;
 /// Under a memory limit, the goal is worked out again after this many
