@@ -324,6 +324,12 @@ fn alloc_large(kind: Kind, size: usize) -> *mut u8 {
     // SAFETY: a fresh record.
     let s = unsafe { &*s };
     s.freeindex.store(1, Ordering::Relaxed);
+    // Black from the moment it is in `all`, before the lock goes: a full
+    // span in no cache and with no mark is what the mark worker frees once
+    // the mark is done (`mgcsweep::free_dead_spans`).
+    if super::mbarrier::ALLOCATE_BLACK.load(Ordering::Relaxed) {
+        mbitmap::set_mark_at(s.base);
+    }
     mgcpacer::note_alloc(s.elemsize, 1);
     // SAFETY: the mheap span record is live.
     if kind.zeroes() && unsafe { (*s.mspan).needzero } {

@@ -76,7 +76,10 @@
 //! always has a free slot) and no cache holds it (`GcSpan::cached`, set
 //! and cleared under the central lock, cleared by `flush_all` with the
 //! world held), and its type needs no `Drop` and has no cleanups (those
-//! objects go through the finalizer queue at the sweep). The next cycle's
+//! objects go through the finalizer queue at the sweep). A span joins
+//! `all` either as a cache's (flagged before the central lock is released)
+//! or as a large object's, marked then if allocation is black: no span
+//! being handed out looks dead. The next cycle's
 //! mark cannot begin while the worker holds the central lock, which it
 //! takes before it checks that the mark is still done.
 //!
