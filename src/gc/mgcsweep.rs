@@ -79,9 +79,9 @@
 //! objects go through the finalizer queue at the sweep). A span joins
 //! `all` either as a cache's (flagged before the central lock is released)
 //! or as a large object's, marked then if allocation is black: no span
-//! being handed out looks dead. The next cycle's
-//! mark cannot begin while the worker holds the central lock, which it
-//! takes before it checks that the mark is still done.
+//! being handed out looks dead. The next cycle's mark cannot begin while
+//! the worker holds the central lock, which it takes before it checks that
+//! the mark is still done.
 //!
 //! The live heap for the pacer comes from the mark (`mgcmark::take_marked`),
 //! not from the sweep.
