@@ -111,10 +111,11 @@
 
 use super::mbarrier;
 use super::mbitmap::{self, Kind, TypeInfo};
-use super::mcache;
+use super::mcache::{self, gc_object_size};
 use super::mfinal;
 use super::mgc::World;
 use super::mgcmark::{self, trace_erased, Marker};
+use super::mwbbuf;
 use super::trace::Trace;
 use crate::alloc::sizeclasses::PAGE_SIZE;
 use core::cell::UnsafeCell;
@@ -205,7 +206,10 @@ impl<'gc, T: Trace + Send + 'gc> Gc<'gc, T> {
         let Some(ptr) = NonNull::new(p) else {
             gc_new_failed(b"out of memory", size_of::<T>())
         };
-        allocate_black(p as usize);
+        allocate_black(
+            p as usize,
+            const { gc_object_size(size_of::<T>(), align_of::<T>()) },
+        );
         // SAFETY: a fresh object of T's size and alignment, ours.
         unsafe { ptr.as_ptr().write(value) };
         Gc {
@@ -231,12 +235,13 @@ fn gc_new_failed(what: &[u8], n: usize) -> ! {
 }
 
 /// While marking, objects are allocated marked (`mbarrier::ALLOCATE_BLACK`),
-/// and allocating threads assist the mark in proportion.
+/// and allocating goroutines and threads assist the mark in proportion to
+/// the bytes they allocate.
 #[inline(always)]
-pub(crate) fn allocate_black(p: usize) {
+pub(crate) fn allocate_black(p: usize, bytes: usize) {
     if mbarrier::ALLOCATE_BLACK.load(Ordering::Relaxed) {
         mbitmap::set_mark_at(p);
-        mgcmark::note_black_alloc();
+        mgcmark::note_black_alloc(bytes);
     }
 }
 
@@ -377,7 +382,7 @@ pub(crate) fn for_each_root(mut f: impl FnMut(usize)) {
 #[inline(always)]
 fn shade_rooted(p: NonNull<u8>) {
     if mbarrier::MARKING.load(Ordering::Relaxed) {
-        mgcmark::shade_object(p.as_ptr());
+        mwbbuf::shade_object(p.as_ptr());
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Every store of GC pointers into a GC object goes through `GcCell`'s
 //! `borrow_mut` or `GcAtomic::swap`/`store`. While `MARKING` is set they
-//! *shade* (mark grey, `mgcmark::shade`):
+//! *shade* (mark grey, `mwbbuf::shade`):
 //! - the old contents: `GcCell::borrow_mut` shades everything the cell
 //!   holds when the borrow begins, `GcAtomic::swap` the pointer it
 //!   replaced (Yuasa's deletion barrier, the half of Go's hybrid barrier
@@ -17,13 +17,11 @@
 //! a scope gets from a root is marked.
 //!
 //! Outside marking a barrier is one relaxed load of `MARKING`. Shading
-//! marks directly (mark bits are atomic) and hands the grey objects to the
-//! shared work list, counted in `mgcmark::GREY`: Go buffers them per P
-//! (mwbbuf.go) to batch that hand-over; goheap's stores through cells are
-//! rare enough in its workloads that one lock per shading store is kept
-//! until a benchmark says otherwise.
+//! marks directly (mark bits are atomic) and keeps the grey objects in the
+//! thread's barrier buffer (`mwbbuf.rs`, Go's per-P wbBuf), which hands
+//! them to the shared work list in batches.
 
-use super::mgcmark;
+use super::mwbbuf;
 use super::trace::Trace;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -50,12 +48,15 @@ pub fn after_write<T: Trace + ?Sized>(new: &T) {
 
 #[cold]
 fn shade<T: Trace + ?Sized>(v: &T) {
-    mgcmark::shade(v);
+    mwbbuf::shade(v);
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Held by the unit tests that flip `MARKING` by hand.
+    pub(crate) static MARKING_FLIPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     use crate::gc::mgcmark::is_marked;
     use crate::gc::{mutate, Gc, GcAtomic, GcCell};
 
@@ -64,6 +65,7 @@ mod tests {
     /// when it ends; `GcAtomic` shades both; outside marking nothing is.
     #[test]
     fn barrier_shades_old_and_new_pointers_only_while_marking() {
+        let _one_at_a_time = MARKING_FLIPS.lock().unwrap_or_else(|e| e.into_inner());
         // MARKING changes only while the world is held, never while a scope
         // is open: a scope that finds it clear may flip it for itself (no
         // cycle can start meanwhile); one that finds a cycle marking waits.

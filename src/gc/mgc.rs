@@ -230,6 +230,11 @@ impl Drop for World {
         let depth = depth() - 1;
         set_depth(depth);
         if depth == 0 {
+            // Before the count drops: no buffer holds grey work while a
+            // cycle holds the world (`mwbbuf.rs`), and each goroutine pays
+            // for its own allocation (`mgcmark::settle_allocs`).
+            super::mwbbuf::flush();
+            mgcmark::settle_allocs();
             let prev = STATE.fetch_sub(1, Ordering::Release);
             if prev & (COUNT | PENDING | RUNNING) == PENDING | 1 {
                 try_run_cycle();
@@ -543,6 +548,8 @@ fn start_concurrent(t0: Instant) {
     mbarrier::MARKING.store(true, Ordering::SeqCst);
     mbarrier::ALLOCATE_BLACK.store(true, Ordering::SeqCst);
     mgcmark::grey_roots();
+    mgcmark::reset_bg_credit();
+    mgcpacer::start_mark_pacing();
     *started() = Some(Started {
         at: t0,
         stop: t0.elapsed(),
@@ -700,11 +707,13 @@ fn mark_at_utilisation(m: &mut Marker) {
     let share = worker_utilisation();
     while mgcmark::grey_left() {
         let (t, cpu) = (Instant::now(), crate::os::thread_cpu_time());
-        if mgcmark::scan_some(m, WORKER_SLICE) == 0 {
+        let work = mgcmark::scan_some(m, WORKER_SLICE);
+        if work.objects == 0 {
             // A barrier or an assist holds the grey work left.
             std::thread::sleep(Duration::from_micros(20));
             continue;
         }
+        mgcmark::credit_bg_work(work.bytes);
         let (wall, ran) = (t.elapsed(), crate::os::thread_cpu_time() - cpu);
         let contended = ran.as_secs_f64() < wall.as_secs_f64() * CONTENDED;
         if share < 1.0 && contended {

@@ -51,9 +51,10 @@ use super::mbitmap::{self, Bits, GcSpan, Kind, Scan};
 use super::mcache::{central, gc_object_size};
 use super::mgc::{AbortOnUnwind, Hooks};
 use super::trace::Trace;
+use core::cell::Cell;
 use core::mem::needs_drop;
-use core::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use core::sync::atomic::{AtomicIsize, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// Grey objects not in any marker's private stack (see the module comment).
 static WORK: Mutex<Vec<(usize, Scan)>> = Mutex::new(Vec::new());
@@ -96,7 +97,23 @@ impl Marker {
         }
     }
 
-    /// A marker that runs beside mutators (`capacity` 0 for barriers).
+    /// A marker that runs beside mutators, with no stack yet (a barrier
+    /// buffer's).
+    pub(crate) const fn concurrent_empty() -> Marker {
+        Marker {
+            stack: Vec::new(),
+            concurrent: true,
+            marked_bytes: 0,
+            marked_objects: 0,
+        }
+    }
+
+    /// The grey objects on this marker's private stack.
+    pub(crate) fn grey_count(&self) -> usize {
+        self.stack.len()
+    }
+
+    /// A marker that runs beside mutators.
     pub(crate) fn concurrent(capacity: usize) -> Marker {
         Marker {
             stack: Vec::with_capacity(capacity),
@@ -175,10 +192,12 @@ impl Marker {
     /// scanned (the grey stack alone would scan each right after the push).
     pub fn drain(&mut self) {
         self.drain_some(usize::MAX);
+        self.settle();
     }
 
     /// Scans up to `budget` grey objects (what is left stays on the stack);
-    /// returns how many it scanned. A concurrent marker hands half its
+    /// returns how many it scanned. What it marked stays in the marker's
+    /// counts until the caller settles them. A concurrent marker hands half its
     /// stack to `WORK` now and then when `WORK` runs dry, so that other
     /// markers (assists) find work (Go's gcWork balance).
     fn drain_some(&mut self, budget: usize) -> usize {
@@ -189,7 +208,6 @@ impl Marker {
             if done == budget {
                 self.stack
                     .extend((0..len).map(|i| ring[(head + i) % PREFETCH]));
-                self.settle();
                 return done;
             }
             while len < PREFETCH {
@@ -199,7 +217,6 @@ impl Marker {
                 len += 1;
             }
             if len == 0 {
-                self.settle();
                 return done;
             }
             let (p, scan) = ring[head];
@@ -280,31 +297,29 @@ pub fn grey_roots() {
     publish(&mut m);
 }
 
-/// Greys what `v` points to, beside running mutators: the write barrier's
-/// shade. Counted in `GREY` from before the first mark bit it sets.
-pub fn shade<T: Trace + ?Sized>(v: &T) {
-    GREY.fetch_add(1, Ordering::SeqCst);
-    let guard = AbortOnUnwind;
+/// Greys beside running mutators without a barrier buffer (`mwbbuf`'s
+/// fallback): counted in `GREY` from before the first mark bit it sets.
+#[cold]
+pub(super) fn shade_unbuffered(mut mark: impl FnMut(&mut Marker)) {
+    add_grey(1);
     let mut m = Marker::concurrent(0);
-    v.trace(&mut m);
+    mark(&mut m);
     publish(&mut m);
-    core::mem::forget(guard);
-    GREY.fetch_sub(1, Ordering::SeqCst);
+    finish_grey(1);
 }
 
-/// Greys the object containing `p` beside running mutators (`shade` for
-/// an untyped pointer: a root's object).
-#[cold]
-pub fn shade_object(p: *const u8) {
-    GREY.fetch_add(1, Ordering::SeqCst);
-    let mut m = Marker::concurrent(0);
-    m.mark_object(p);
-    publish(&mut m);
-    GREY.fetch_sub(1, Ordering::SeqCst);
+/// `n` units of grey work begin (before the mark bits they cover are set).
+pub(super) fn add_grey(n: usize) {
+    GREY.fetch_add(n, Ordering::SeqCst);
+}
+
+/// `n` units of grey work are finished or handed on (counted again).
+pub(super) fn finish_grey(n: usize) {
+    GREY.fetch_sub(n, Ordering::SeqCst);
 }
 
 /// Hands a marker's grey objects to `WORK`, counted.
-fn publish(m: &mut Marker) {
+pub(super) fn publish(m: &mut Marker) {
     m.settle();
     if !m.stack.is_empty() {
         GREY.fetch_add(m.stack.len(), Ordering::SeqCst);
@@ -324,26 +339,6 @@ fn take_work(n: usize) -> Vec<(usize, Scan)> {
     batch
 }
 
-/// Objects a thread allocated black since its last assist.
-const ASSIST_EVERY: u32 = 256;
-
-thread_local! {
-    static BLACK_ALLOCS: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
-}
-
-/// Counts an object allocated black; every `ASSIST_EVERY` of them the
-/// allocating thread pays a mark assist (Go's gcAssistAlloc).
-#[inline(always)]
-pub fn note_black_alloc() {
-    let n = BLACK_ALLOCS.get() + 1;
-    if n < ASSIST_EVERY {
-        BLACK_ALLOCS.set(n);
-    } else {
-        BLACK_ALLOCS.set(0);
-        assist(ASSIST_EVERY as usize * assist_ratio());
-    }
-}
-
 /// Takes the bytes and objects marked since the last call (see "Marked
 /// bytes"): called at the start and the end of each cycle.
 pub fn take_marked() -> (usize, usize) {
@@ -353,46 +348,219 @@ pub fn take_marked() -> (usize, usize) {
     )
 }
 
-/// Objects to scan per object allocated while marking. Go derives its
-/// assist ratio from the scan work expected and the heap left before the
-/// goal (with GOGC = 100 about one object scanned per object allocated);
-/// goheap uses a fixed `8 × 100 / GOGC`: a cycle ends only at a scope
-/// boundary, so everything a scope allocates after the mark is done stays
-/// (black) until that sweep, and a mark that finishes early keeps that
-/// floating garbage small. On binary-trees (depth 21) ratio 8 against 2
-/// took the longest pause from 158 to 51 ms and CPU time from 17.1 to
-/// 14.6 s (the worker competes less), with the same peak RSS.
-fn assist_ratio() -> usize {
-    crate::options::gogc().map_or(1, |g| (800 / g.max(1) as usize).max(1))
+/// Bytes a thread allocates black between two looks at its assist
+/// credit (the allocation fast path only adds to a thread-local count).
+const ASSIST_CHUNK: usize = 32 << 10;
+/// Go's `gcOverAssistWork`: an assist does at least this much scan work
+/// (bytes), so that a thread in debt pays ahead rather than a little at
+/// every chunk.
+const OVER_ASSIST: usize = 64 << 10;
+
+thread_local! {
+    /// Bytes this thread allocated black and has not yet charged.
+    static BLACK_BYTES: Cell<usize> = const { Cell::new(0) };
+    /// The assist credit of a thread that is not running a goroutine.
+    static THREAD_CREDIT: AssistCredit = const { AssistCredit::new() };
 }
 
-/// A mark assist: scans about `budget` grey objects from `WORK`.
+/// Scan work the mark worker did beyond what assists took (Go's
+/// `bgScanCredit`, bytes): an assist takes from it before it scans.
+static BG_CREDIT: AtomicIsize = AtomicIsize::new(0);
+
+/// A mutator's assist balance (Go's `gcAssistBytes`): bytes it may still
+/// allocate during this mark before it must scan; negative, a debt. It
+/// belongs to the running goroutine (the scheduler keeps one in each G and
+/// hands it over through `set_credit_of_current`), or to the thread. One
+/// 32-bit word, so that a G record stays one cache line: the low 24 bits
+/// are the balance in units of `CREDIT_UNIT` bytes (± 512 MiB, clamped),
+/// the high 8 the cycle it was earned in, so that a balance from an
+/// earlier mark reads as 0 (Go zeroes every G's balance when a mark
+/// starts).
+pub struct AssistCredit(AtomicU32);
+
+const CREDIT_UNIT: isize = 64;
+const BALANCE_BITS: u32 = 24;
+
+impl AssistCredit {
+    pub const fn new() -> AssistCredit {
+        AssistCredit(AtomicU32::new(0))
+    }
+
+    fn get(&self, epoch: u32) -> isize {
+        let v = self.0.load(Ordering::Relaxed);
+        if v >> BALANCE_BITS != epoch & 0xff {
+            return 0;
+        }
+        // Sign-extend the low 24 bits.
+        (((v << (32 - BALANCE_BITS)) as i32 >> (32 - BALANCE_BITS)) as isize) * CREDIT_UNIT
+    }
+
+    fn set(&self, epoch: u32, balance: isize) {
+        let limit = (1isize << (BALANCE_BITS - 1)) - 1;
+        let units = (balance / CREDIT_UNIT).clamp(-limit, limit) as u32 & ((1 << BALANCE_BITS) - 1);
+        self.0
+            .store((epoch & 0xff) << BALANCE_BITS | units, Ordering::Relaxed);
+    }
+
+    /// Forgets the balance (a goroutine ended; its record is reused).
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+}
+
+impl Default for AssistCredit {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The running goroutine's credit, set by the scheduler when it starts.
+static CREDIT_OF_CURRENT: OnceLock<fn() -> Option<&'static AssistCredit>> = OnceLock::new();
+
+/// Makes assists charge the running goroutine (see `AssistCredit`).
+pub fn set_credit_of_current(f: fn() -> Option<&'static AssistCredit>) {
+    let _ = CREDIT_OF_CURRENT.set(f);
+}
+
+/// Runs `f` on the credit of the running goroutine, else of the thread.
+fn with_credit<R>(f: impl FnOnce(&AssistCredit) -> R) -> Option<R> {
+    match CREDIT_OF_CURRENT.get().and_then(|of| of()) {
+        Some(c) => Some(f(c)),
+        None => THREAD_CREDIT.try_with(f).ok(),
+    }
+}
+
+/// Counts `bytes` allocated black; every `ASSIST_CHUNK` of them the
+/// allocating goroutine (or thread) is charged (Go's gcAssistAlloc).
+#[inline(always)]
+pub fn note_black_alloc(bytes: usize) {
+    let n = BLACK_BYTES.get() + bytes;
+    BLACK_BYTES.set(n);
+    if n >= ASSIST_CHUNK {
+        charge();
+    }
+}
+
+/// Charges what this thread allocated black and has not charged yet: at
+/// the end of its outermost scope, so that each goroutine pays for its own
+/// allocation (a goroutine changes thread only between scopes).
+#[inline(always)]
+pub fn settle_allocs() {
+    if BLACK_BYTES.get() != 0 {
+        charge();
+    }
+}
+
+/// Takes the uncharged bytes off the running goroutine's (or thread's)
+/// credit, and assists if that leaves a debt. Flushes the barrier buffer
+/// too: a thread that allocates in one long scope hands its shades on.
 #[cold]
-fn assist(budget: usize) {
-    if GREY.load(Ordering::Relaxed) == 0 {
+fn charge() {
+    let bytes = BLACK_BYTES.replace(0) as isize;
+    super::mwbbuf::flush();
+    if !super::mbarrier::ALLOCATE_BLACK.load(Ordering::Relaxed) {
         return;
     }
-    let guard = AbortOnUnwind;
-    scan_some(&mut Marker::concurrent(0), budget);
-    core::mem::forget(guard);
+    let epoch = super::mgcpacer::cycles();
+    with_credit(|c| {
+        let balance = c.get(epoch) - bytes;
+        c.set(
+            epoch,
+            if balance < 0 {
+                assist(balance)
+            } else {
+                balance
+            },
+        );
+    });
+}
+
+/// A mark assist (Go's gcAssistAlloc1) for a debt of `-balance` bytes:
+/// scan work in proportion (`mgcpacer::assist_work_per_byte`, at least
+/// `OVER_ASSIST`), first taken from the worker's credit, then scanned from
+/// `WORK`. Returns the balance after: what was paid converts back to bytes
+/// at the same rate. With no grey work left the debt is forgiven (the mark
+/// is done); with none in `WORK` but some held elsewhere it stays, and the
+/// next charge tries again (Go parks the goroutine until the worker
+/// credits it).
+fn assist(balance: isize) -> isize {
     if !grey_left() {
-        super::mgc::mark_done();
+        return 0;
     }
+    let per_byte = super::mgcpacer::assist_work_per_byte(MARKED_BYTES.load(Ordering::Relaxed));
+    let want = ((-balance) as f64 * per_byte).max(OVER_ASSIST as f64) as isize;
+    let stolen = steal_bg_credit(want);
+    let mut work = stolen;
+    if stolen < want {
+        let guard = AbortOnUnwind;
+        let budget = (want - stolen) as usize / average_object_size();
+        work += scan_some(&mut Marker::concurrent(0), budget.max(1)).bytes as isize;
+        core::mem::forget(guard);
+        if !grey_left() {
+            super::mgc::mark_done();
+        }
+    }
+    balance + (work as f64 / per_byte) as isize
+}
+
+/// Takes up to `want` bytes of the worker's scan credit.
+fn steal_bg_credit(want: isize) -> isize {
+    let mut have = BG_CREDIT.load(Ordering::Relaxed);
+    loop {
+        let take = have.min(want);
+        if take <= 0 {
+            return 0;
+        }
+        match BG_CREDIT.compare_exchange_weak(
+            have,
+            have - take,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return take,
+            Err(now) => have = now,
+        }
+    }
+}
+
+/// The worker's scan work, for assists to take (Go's gcFlushBgCredit).
+pub fn credit_bg_work(bytes: usize) {
+    BG_CREDIT.fetch_add(bytes as isize, Ordering::Relaxed);
+}
+
+/// A mark starts: the worker's credit from the last one is gone.
+pub fn reset_bg_credit() {
+    BG_CREDIT.store(0, Ordering::Relaxed);
+}
+
+/// The mean size of the objects marked so far in this cycle (to turn an
+/// assist's scan work in bytes into a budget in objects).
+fn average_object_size() -> usize {
+    let objects = MARKED_OBJECTS.load(Ordering::Relaxed);
+    (MARKED_BYTES.load(Ordering::Relaxed) / objects.max(1)).clamp(16, 4096)
+}
+
+/// What `scan_some` did: objects scanned and the bytes it marked.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Work {
+    pub objects: usize,
+    pub bytes: usize,
 }
 
 /// Scans about `budget` grey objects from `WORK` with `m` (whatever they
-/// grey beyond the budget goes back to `WORK`); returns how many it
-/// scanned: fewer when `WORK` ran dry.
-pub fn scan_some(m: &mut Marker, budget: usize) -> usize {
-    let mut done = 0;
-    while done < budget {
-        let batch = take_work(budget - done);
+/// grey beyond the budget goes back to `WORK`); scans fewer when `WORK`
+/// ran dry.
+pub fn scan_some(m: &mut Marker, budget: usize) -> Work {
+    let mut done = Work::default();
+    while done.objects < budget {
+        let batch = take_work(budget - done.objects);
         if batch.is_empty() {
             break;
         }
         let n = batch.len();
         m.stack.extend(batch);
-        done += m.drain_some(budget - done);
+        done.objects += m.drain_some(budget - done.objects);
+        done.bytes += m.marked_bytes;
         publish(m);
         GREY.fetch_sub(n, Ordering::SeqCst);
     }
@@ -468,4 +636,24 @@ fn is_queued(p: usize) -> bool {
 pub(crate) unsafe fn trace_erased<T: Trace>(p: *const u8, m: &mut Marker) {
     // SAFETY: forwarded contract.
     unsafe { (*p.cast::<T>()).trace(m) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_assist_credit_keeps_its_balance_for_its_own_cycle_only() {
+        let c = AssistCredit::new();
+        assert_eq!(c.get(7), 0);
+        c.set(7, -32 << 10);
+        assert_eq!(c.get(7), -32 << 10);
+        assert_eq!(c.get(8), 0, "a debt from an earlier mark is forgiven");
+        c.set(300, 5 << 20);
+        assert_eq!(c.get(300), 5 << 20);
+        c.set(1, isize::MIN / 2);
+        assert_eq!(c.get(1), -((1 << 23) - 1) * CREDIT_UNIT, "clamped");
+        c.reset();
+        assert_eq!(c.get(0), 0);
+    }
 }

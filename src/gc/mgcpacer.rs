@@ -248,6 +248,46 @@ pub fn targets() -> Targets {
     p.targets(!mgclimit::limiting())
 }
 
+/// The assist pacing of the mark in progress (Go's `revise` inputs): the
+/// heap goal and the scan work expected, fixed when the mark starts.
+static ASSIST_GOAL: AtomicUsize = AtomicUsize::new(0);
+static SCAN_EXPECTED: AtomicUsize = AtomicUsize::new(0);
+
+/// A concurrent mark starts: fixes its goal and expected scan work (the
+/// last mark's scannable heap and roots, Go's `heapScan + stackScan +
+/// globalsScan`).
+pub fn start_mark_pacing() {
+    let p = pacer();
+    let goal = p.targets(!mgclimit::limiting()).goal;
+    ASSIST_GOAL.store(goal, Ordering::Relaxed);
+    SCAN_EXPECTED.store(p.heap_scan + p.roots, Ordering::Relaxed);
+}
+
+/// Go's `assistWorkPerByte` (mgcpacer.go's `revise`): the scan work left
+/// over the heap left before the goal, so that the mark's last object is
+/// scanned as the heap reaches the goal. `scan_done` is the work done so
+/// far. Once it exceeds the expected work (the live heap grew), Go's hard
+/// goal applies: 10% past the goal, with every allocated byte possibly
+/// scannable.
+pub fn assist_work_per_byte(scan_done: usize) -> f64 {
+    work_per_byte(
+        heap_live(),
+        ASSIST_GOAL.load(Ordering::Relaxed),
+        SCAN_EXPECTED.load(Ordering::Relaxed),
+        scan_done,
+    )
+}
+
+fn work_per_byte(live: usize, mut goal: usize, mut expected: usize, scan_done: usize) -> f64 {
+    if scan_done >= expected {
+        goal = goal.saturating_add(goal / 10);
+        expected = live;
+    }
+    let work_left = expected.saturating_sub(scan_done).max(1000);
+    let heap_left = goal.saturating_sub(live).max(1);
+    work_left as f64 / heap_left as f64
+}
+
 /// The concurrent mark reports what it measured, before `end_cycle`.
 pub fn note_mark_work(w: MarkWork) {
     pacer().mark_work = Some(w);
@@ -540,6 +580,22 @@ mod tests {
         assert_eq!(p.trigger(200 << 20), (100 << 20) + (70 << 20));
         p.cons_mark = [1e-9, 0.0, 0.0, 0.0];
         assert_eq!(p.trigger(200 << 20), (100 << 20) + (95 << 20));
+    }
+
+    #[test]
+    fn assists_pace_the_scan_left_over_the_heap_left() {
+        // 60 MiB to scan of 100 expected, 20 MiB of heap before the goal.
+        let r = work_per_byte(180 << 20, 200 << 20, 100 << 20, 40 << 20);
+        assert!((r - 3.0).abs() < 1e-9, "{r}");
+        // Past the goal: everything left at once (one byte of heap).
+        assert_eq!(
+            work_per_byte(210 << 20, 200 << 20, 100 << 20, 0),
+            (100 << 20) as f64
+        );
+        // More scanned than expected: the hard goal (10% past the goal),
+        // with the whole live heap possibly left to scan.
+        let r = work_per_byte(200 << 20, 200 << 20, 100 << 20, 150 << 20);
+        assert!((r - 2.5).abs() < 1e-9, "{r}");
     }
 
     #[test]

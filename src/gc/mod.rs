@@ -170,6 +170,7 @@ pub(crate) mod mgclimit;
 pub(crate) mod mgcmark;
 pub(crate) mod mgcpacer;
 pub(crate) mod mgcsweep;
+pub(crate) mod mwbbuf;
 pub mod raw;
 pub mod stoptheworld;
 mod trace;

@@ -62,7 +62,7 @@ fn alloc_once(size: usize, kind: Kind) -> *mut u8 {
     let _w = World::enter_short();
     let p = mcache::alloc(span_kind(kind), size, 16);
     if !p.is_null() {
-        allocate_black(p as usize);
+        allocate_black(p as usize, size);
     }
     p
 }
@@ -79,7 +79,7 @@ fn alloc_once(size: usize, kind: Kind) -> *mut u8 {
 pub unsafe fn alloc_cached(cache: &mut GcCache, size: usize, kind: Kind) -> *mut u8 {
     let p = mcache::alloc_cached(cache, span_kind(kind), size);
     if !p.is_null() {
-        allocate_black(p as usize);
+        allocate_black(p as usize, size);
     }
     p
 }

@@ -113,6 +113,8 @@ fn start() -> &'static Sched {
     register_fork_handler();
     SCHED.store(s as *const Sched as *mut Sched, Release);
     crate::gc::mgc::set_waiter(|wait| blocking(wait));
+    // SAFETY: G records live forever (see `GRef`).
+    crate::gc::mgcmark::set_credit_of_current(|| current_g().map(|g| unsafe { &(*g.0).gcassist }));
     crate::gc::mfinal::set_host(crate::gc::mfinal::Host {
         spawn: |f| {
             newproc(Box::new(move || {
@@ -533,7 +535,7 @@ fn gettid() -> u32 {
 }
 
 /// Calls `f` with the timer heap of the caller's P (P 0's off the scheduler).
-pub(crate) fn with_timers<R>(f: impl FnOnce(&Timers) -> R) -> R {
+pub(crate) fn with_timers<R>(f: impl FnOnce(&'static Timers) -> R) -> R {
     let s = sched();
     match ctx() {
         Ctx::User(m, p) => {
@@ -1431,6 +1433,7 @@ fn gfput(s: &Sched, p: Option<&P>, g: *mut G) {
     // SAFETY: g is dead and ours; the P's lists are the owner's.
     unsafe {
         (*g).status.store(G_DEAD, Relaxed);
+        (*g).gcassist.reset();
         let st = (*(*g).stack.get()).take();
         let Some(p) = p else {
             stack::put(st.into_iter());

@@ -4,6 +4,7 @@
 
 use super::stack::Stack;
 use super::time::Timers;
+use crate::gc::mgcmark::AssistCredit;
 use crate::lock::Mutex;
 use core::cell::{Cell, UnsafeCell};
 use core::ptr;
@@ -23,6 +24,9 @@ pub(crate) struct G {
     /// switch-out, read by the M that resumes it (ordered by the run queue).
     pub sp: UnsafeCell<usize>,
     pub status: AtomicU32,
+    /// Its mark-assist balance (Go's `gcAssistBytes`), used by the G
+    /// itself while running (`gc::mgcmark`); reset when it ends.
+    pub gcassist: AssistCredit,
     /// Set by whoever makes the G (go), read by anyone for messages.
     pub id: AtomicU64,
     /// The stack, from the G's first run to its exit (a queued goroutine
@@ -49,6 +53,7 @@ impl G {
         Box::into_raw(Box::new(G {
             sp: UnsafeCell::new(0),
             status: AtomicU32::new(G_IDLE),
+            gcassist: AssistCredit::new(),
             id: AtomicU64::new(0),
             stack: UnsafeCell::new(None),
             entry: UnsafeCell::new(None),
