@@ -12,13 +12,17 @@
 //! flips the shared state PENDING→CANCELLED, and the heap drops the entry
 //! when it reaches the top. Whoever flips the state first (fire or cancel)
 //! wins, so a callback runs at most once and never after a successful
-//! cancel.
+//! cancel. A cancelled entry keeps its closure until then, so each heap
+//! counts its cancelled entries and, when they pass a quarter of the heap,
+//! drops them all at the next `add` (Go's `cleantimers` rule): a program
+//! that cancels most of its timers, as every network read with a deadline
+//! does, keeps the heap within 4/3 of its pending timers.
 //!
 //! After adding a timer earlier than what the M blocked in `epoll_wait`
 //! waits for, `wake_netpoller` interrupts it (or wakes an M if none polls).
 
 use crate::lock::Mutex;
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -56,7 +60,13 @@ impl Ord for Entry {
 pub(crate) struct Timers {
     heap: Mutex<BinaryHeap<Reverse<Entry>>>,
     earliest: AtomicU64,
+    /// Cancelled entries still in the heap (a hint for `add`: a cancel
+    /// racing a clean-up may leave it off by one).
+    cancelled: AtomicUsize,
 }
+
+/// Heaps smaller than this are never cleaned of cancelled entries.
+const CLEAN_MIN: usize = 64;
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -65,6 +75,7 @@ impl Timers {
         Timers {
             heap: Mutex::new(BinaryHeap::new()),
             earliest: AtomicU64::new(0),
+            cancelled: AtomicUsize::new(0),
         }
     }
 
@@ -73,10 +84,14 @@ impl Timers {
         self.earliest.load(Ordering::Acquire)
     }
 
-    fn add(&self, when: u64, f: Box<dyn FnOnce() + Send>) -> TimerHandle {
+    fn add(&'static self, when: u64, f: Box<dyn FnOnce() + Send>) -> TimerHandle {
         let state = Arc::new(AtomicU8::new(PENDING));
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
         let mut h = self.heap.lock();
+        if h.len() >= CLEAN_MIN && self.cancelled.load(Ordering::Relaxed) > h.len() / 4 {
+            self.cancelled.store(0, Ordering::Relaxed);
+            h.retain(|e| e.0.state.load(Ordering::Acquire) == PENDING);
+        }
         h.push(Reverse(Entry {
             when,
             seq,
@@ -85,7 +100,16 @@ impl Timers {
         }));
         self.earliest
             .store(h.peek().map_or(0, |e| e.0.when), Ordering::Release);
-        TimerHandle { state }
+        TimerHandle {
+            state,
+            timers: self,
+        }
+    }
+
+    /// Entries in the heap, cancelled ones included.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.heap.lock().len()
     }
 
     /// Runs every timer due at `now`; returns how many fired.
@@ -105,13 +129,16 @@ impl Timers {
                 entry
             };
             let Some(entry) = entry else { return fired };
-            if entry
+            match entry
                 .state
                 .compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
             {
-                super::proc::on_g0("timer callback", entry.f);
-                fired += 1;
+                Ok(_) => {
+                    super::proc::on_g0("timer callback", entry.f);
+                    fired += 1;
+                }
+                Err(CANCELLED) => self.forget_cancelled(),
+                Err(_) => {}
             }
         }
     }
@@ -120,15 +147,30 @@ impl Timers {
 /// Names a timer made by `after`.
 pub(crate) struct TimerHandle {
     state: Arc<AtomicU8>,
+    /// The heap the timer is in (P records live forever).
+    timers: &'static Timers,
 }
 
 impl TimerHandle {
     /// Stops the timer; true if it had not fired (its callback will never run).
-    #[allow(dead_code)] // used by channels (select timeouts) and net deadlines
     pub(crate) fn cancel(&self) -> bool {
-        self.state
+        let won = self
+            .state
             .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+            .is_ok();
+        if won {
+            self.timers.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+        won
+    }
+}
+
+impl Timers {
+    /// A cancelled entry left the heap.
+    fn forget_cancelled(&self) {
+        let _ = self
+            .cancelled
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 }
 
@@ -163,4 +205,31 @@ pub fn sleep(d: Duration) {
         after(d, Box::new(move || super::proc::goready(g, false)));
         true
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Timers cancelled long before they are due (a read deadline, renewed
+    /// at every read) are dropped once they are a quarter of the heap; the
+    /// pending ones all stay.
+    #[test]
+    fn cancelled_timers_do_not_pile_up() {
+        let t: &'static Timers = Box::leak(Box::new(Timers::new()));
+        let far = nanotime() + 3_600_000_000_000;
+        let pending: Vec<_> = (0..100).map(|_| t.add(far, Box::new(|| {}))).collect();
+        for _ in 0..10_000 {
+            assert!(t.add(far, Box::new(|| {})).cancel());
+        }
+        let len = t.len();
+        assert!(
+            (100..=140).contains(&len),
+            "{len} entries for 100 pending timers"
+        );
+        assert!(
+            pending.iter().all(TimerHandle::cancel),
+            "every pending timer stayed"
+        );
+    }
 }
