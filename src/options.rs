@@ -14,6 +14,10 @@
 //!   scheduler's Ps, Ms and run queues) to stderr every X milliseconds.
 //! - `GOHEAP_DEBUG=gcstoptheworld=1`: every cycle marks with the world
 //!   held, as before the concurrent mark (Go's `gcstoptheworld=1`).
+//! - `GOHEAP_DEBUG=gcmarkthread=0`: no dedicated mark thread: the
+//!   concurrent mark runs on the scheduler's Ps (Go's fractional and idle
+//!   workers) and in assists only; without the scheduler, cycles stop the
+//!   world.
 //! - `GOHEAP_GOGC=N` (default 100) or `off`: the managed heap's growth
 //!   between collections, as Go's `GOGC`.
 //!
@@ -34,6 +38,7 @@ const MADV_FREE: u8 = 4;
 const STATS: u8 = 8;
 const GCTRACE: u8 = 16;
 const GCSTOPTHEWORLD: u8 = 32;
+const NO_GCMARKTHREAD: u8 = 64;
 
 static FLAGS: AtomicU8 = AtomicU8::new(UNREAD);
 
@@ -57,6 +62,9 @@ fn flags() -> u8 {
     }
     if debug_value(b"gcstoptheworld").is_some_and(is_on) {
         f |= GCSTOPTHEWORLD;
+    }
+    if debug_value(b"gcmarkthread").is_some_and(|v| !is_on(v)) {
+        f |= NO_GCMARKTHREAD;
     }
     FLAGS.store(f, Ordering::Relaxed);
     f
@@ -88,6 +96,11 @@ pub fn schedtrace_ms() -> u64 {
         .and_then(|v| core::str::from_utf8(v).ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// Not `GOHEAP_DEBUG=gcmarkthread=0`.
+pub fn gc_mark_thread() -> bool {
+    flags() & NO_GCMARKTHREAD == 0
 }
 
 /// `GOHEAP_DEBUG=gcstoptheworld=1`.

@@ -305,6 +305,7 @@ fn child_helper() {
     match std::env::var(CASE).as_deref() {
         Ok("schedtrace") => keep_the_ps_busy(),
         Ok("finalizer") => report_where_cleanups_run(),
+        Ok("mark_on_ps") => collect_with_only_ps_marking(),
         _ => {}
     }
 }
@@ -413,6 +414,93 @@ fn parse_sched_line(line: &str) -> Option<Vec<(String, u64)>> {
         .collect::<Option<_>>()?;
     fields.push(("local_queues".to_string(), queues.len() as u64));
     Some(fields)
+}
+
+/// With the scheduler started and no dedicated mark thread, concurrent
+/// cycles over a rooted graph of 200k nodes still finish: their mark runs on
+/// the Ps (between bursts of allocation, the Ps are idle). The graph is
+/// checked after each cycle.
+fn collect_with_only_ps_marking() {
+    let (tx, rx) = goheap::chan::<()>(0);
+    common::go(move || tx.send(()).unwrap());
+    rx.recv().unwrap();
+    let graph = new_graph();
+    let mut expect: Vec<Vec<u64>> = vec![Vec::new(); BUCKETS];
+    mutate(|mu| {
+        let g = graph.get(mu);
+        for id in 0..200_000u64 {
+            let b = id as usize % BUCKETS;
+            let next = *g.heads[b].borrow();
+            let node = Gc::new(
+                mu,
+                Node {
+                    id,
+                    words: words_of(id),
+                    next,
+                },
+            );
+            *g.heads[b].borrow_mut(mu) = Some(node);
+            expect[b].insert(0, id);
+        }
+    });
+    let start = raw::gc_no();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while raw::gc_no() < start + 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the cycles never finished their marks"
+        );
+        // Garbage drives the cycles; between bursts nothing allocates.
+        mutate(|mu| {
+            for i in 0..2000u64 {
+                Gc::new(mu, [i; 8]);
+            }
+        });
+        std::thread::sleep(Duration::from_millis(1));
+        let seen = raw::gc_no();
+        mutate(|mu| {
+            if raw::gc_no() != seen {
+                for (b, ids) in expect.iter().enumerate() {
+                    assert_eq!(&list_ids(mu, &graph, b), ids, "bucket {b}");
+                }
+            }
+        });
+    }
+    println!("cycles done");
+}
+
+/// The sum of one gctrace figure (`assist`, `background` or `idle` CPU ms)
+/// over the lines of a child's stderr.
+fn mark_cpu_ms(stderr: &str, which: usize) -> f64 {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("gc "))
+        .filter_map(|l| {
+            let cpu = l.split(" ms clock, ").nth(1)?.split(" ms cpu").next()?;
+            let mark = cpu.split('+').nth(1)?;
+            mark.split('/').nth(which)?.parse::<f64>().ok()
+        })
+        .sum()
+}
+
+#[test]
+fn ps_mark_when_there_is_no_mark_thread() {
+    let out = common::child_helper_command(&[
+        (CASE, "mark_on_ps"),
+        ("GOHEAP_DEBUG", "gctrace=1,gcmarkthread=0"),
+        ("GOHEAP_MAXPROCS", "2"),
+    ])
+    .output()
+    .expect("run the child");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed: {stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cycles done"));
+    let on_ps = mark_cpu_ms(&stderr, 1) + mark_cpu_ms(&stderr, 2);
+    assert!(on_ps > 0.0, "no background or idle mark time in:\n{stderr}");
+    assert!(
+        stderr.lines().filter(|l| l.starts_with("gc ")).count() >= 3,
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -34,11 +34,20 @@
 //!   `MARKING` (the barriers) and `ALLOCATE_BLACK` go on, the `Root` table
 //!   is greyed into `mgcmark`'s shared work list (one snapshot: its lock is
 //!   held), `PHASE = MARK`, the mark worker is woken, the world released.
-//! * **Concurrent mark**: the worker (`mark_worker`, Go's gcBgMarkWorker)
-//!   drains grey work, at Go's 25% CPU goal when the mutators want every
-//!   CPU and flat out while one is idle (`mark_at_utilisation`); mutators
-//!   run, and their barriers shade. When `mgcmark::GREY` is zero (no grey object anywhere) the
-//!   worker sets `MARK_DONE` and `PENDING`.
+//! * **Concurrent mark**: grey work is drained by
+//!   - the worker thread (`mark_worker`, Go's gcBgMarkWorker), flat out
+//!     while a CPU is idle, within the mark's CPU budget (Go's 25% goal)
+//!     when the mutators want every CPU (`mark_at_utilisation`);
+//!   - under the scheduler, the Ps (`mark_on_p`, from the scheduling loop
+//!     on g0): a slice before the next goroutine while the mark is within
+//!     the same budget (Go's fractional worker), and slices whenever a P
+//!     has nothing to run (Go's idle workers; an idle P is woken when the
+//!     mark starts, and, without the worker thread, when grey work arrives);
+//!   - mutators' assists, in proportion to what they allocate (`mgcmark`).
+//!
+//!   Mutators run, and their barriers shade. When `mgcmark::GREY` is zero
+//!   (no grey object anywhere) whoever finds it sets `MARK_DONE` and
+//!   `PENDING`.
 //! * **Mark termination** (`finish_concurrent`, world held): drains what
 //!   grey work is left (a barrier may have shaded after the worker looked),
 //!   barriers off, caches flushed, every span left to the lazy sweep
@@ -140,7 +149,7 @@ use super::mgcpacer::{self, CycleTimes};
 use super::mgcsweep;
 use core::cell::Cell;
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -316,6 +325,15 @@ fn lock_wait() -> MutexGuard<'static, ()> {
 /// scheduler), a wait just blocks the thread.
 static WAITER: OnceLock<fn(&mut dyn FnMut())> = OnceLock::new();
 
+/// Wakes an idle P's M, so that it marks (set by the scheduler when it
+/// starts: Go's idle mark workers; see `mark_on_p`).
+static IDLE_WAKER: OnceLock<fn()> = OnceLock::new();
+
+/// Sets how a mark start gets idle Ps marking (see `IDLE_WAKER`).
+pub fn set_idle_waker(wake: fn()) {
+    let _ = IDLE_WAKER.set(wake);
+}
+
 /// Sets how the world protocol's waits run (see `WAITER`).
 pub fn set_waiter(waiter: fn(&mut dyn FnMut())) {
     let _ = WAITER.set(waiter);
@@ -480,7 +498,17 @@ fn concurrent_allowed(hooks: &Hooks) -> bool {
         && hooks.world.is_none()
         && !mcache::c_kinds_used()
         && !crate::options::gcstoptheworld()
-        && worker_started()
+        && markers_available()
+}
+
+/// Whether something will mark beside the mutators: the dedicated mark
+/// thread, or without it (`GOHEAP_DEBUG=gcmarkthread=0`) the scheduler's Ps.
+fn markers_available() -> bool {
+    if crate::options::gc_mark_thread() {
+        worker_started()
+    } else {
+        IDLE_WAKER.get().is_some()
+    }
 }
 
 /// One stop-the-world cycle (see `mod.rs`). Runs with the world held.
@@ -507,6 +535,7 @@ fn run_stw_cycle(hooks: &Hooks, t0: Instant) {
             start: t0,
             stop: t1 - t0,
             mark: t2 - t1,
+            mark_cpu: None,
             sweep: t3 - t2,
             pause: t3 - t0,
             forced,
@@ -550,6 +579,7 @@ fn start_concurrent(t0: Instant) {
     mgcmark::grey_roots();
     mgcmark::reset_bg_credit();
     mgcpacer::start_mark_pacing();
+    start_mark_budget();
     *started() = Some(Started {
         at: t0,
         stop: t0.elapsed(),
@@ -560,13 +590,19 @@ fn start_concurrent(t0: Instant) {
 }
 
 /// Wakes the collector's threads for what the cycle just left them: the
-/// mark worker for a mark, the sweeper for a sweep. Only once the world is
+/// mark worker (and an idle P, under the scheduler) for a mark, the
+/// sweeper for a sweep. Only once the world is
 /// released: the woken thread may preempt the waker on its CPU, and the
 /// world would stay held meanwhile (milliseconds, on a busy machine).
 fn wake_collector_threads() {
     if PHASE.load(Ordering::Acquire) == MARK {
-        let _g = lock_worker();
-        WORKER_WAKE.notify_one();
+        if crate::options::gc_mark_thread() {
+            let _g = lock_worker();
+            WORKER_WAKE.notify_one();
+        }
+        if let Some(wake) = IDLE_WAKER.get() {
+            wake();
+        }
     }
     mgcsweep::wake_sweeper();
 }
@@ -632,6 +668,11 @@ fn finish_concurrent(hooks: &Hooks, t0: Instant) {
             start: st.at,
             stop: st.stop,
             mark: mark_wall,
+            mark_cpu: Some(
+                MARK_CPU_NS
+                    .each_ref()
+                    .map(|ns| Duration::from_nanos(ns.load(Ordering::Relaxed))),
+            ),
             sweep: t2 - t0,
             pause: st.stop + (t2 - t0),
             forced,
@@ -687,37 +728,121 @@ fn mark_worker() {
 
 /// Objects the worker scans between two looks at its utilisation.
 const WORKER_SLICE: usize = 4096;
+/// Objects a P scans per slice (Go's fractional and idle workers): short,
+/// since goroutines wait meanwhile.
+const P_SLICE: usize = 1024;
 
-/// The mark worker's guaranteed share of the machine while it marks: Go's
-/// 25% goal (`mgcpacer::GOAL_UTILIZATION` of the CPUs), of which one worker
-/// can take at most a whole CPU. On 2 CPUs that is half of one (Go's
-/// fractional worker); from 4 CPUs on, a whole one (Go's dedicated
-/// workers, but one).
-pub(crate) fn worker_utilisation() -> f64 {
-    (mgcpacer::GOAL_UTILIZATION * mgcpacer::procs() as f64).min(1.0)
+/// The mark's CPU budget (Go's 25% goal, `mgcpacer::GOAL_UTILIZATION` of
+/// the CPUs): nanoseconds of budgeted mark work this cycle, done on Ps
+/// (`mark_on_p`) or by the worker thread while the CPUs are contended, and
+/// when the mark started. Marking on a CPU nothing else wants (Go's idle
+/// workers) is not counted.
+static BUDGETED_NS: AtomicU64 = AtomicU64::new(0);
+static MARK_START_NS: AtomicU64 = AtomicU64::new(0);
+static CLOCK_ZERO: OnceLock<Instant> = OnceLock::new();
+
+/// The mark's CPU time by kind, for gctrace (Go's assist, background and
+/// idle figures): indices `ASSIST`, `BACKGROUND`, `IDLE`.
+static MARK_CPU_NS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+pub(crate) const ASSIST: usize = 0;
+const BACKGROUND: usize = 1;
+const IDLE: usize = 2;
+
+/// Marking CPU time of one kind.
+pub(crate) fn note_mark_cpu(kind: usize, d: Duration) {
+    MARK_CPU_NS[kind].fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// Nanoseconds since the first mark's start (the budget's clock).
+fn mark_clock() -> u64 {
+    CLOCK_ZERO.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// A mark starts: its budget starts at zero.
+fn start_mark_budget() {
+    BUDGETED_NS.store(0, Ordering::Relaxed);
+    for ns in &MARK_CPU_NS {
+        ns.store(0, Ordering::Relaxed);
+    }
+    MARK_START_NS.store(mark_clock(), Ordering::Relaxed);
+}
+
+/// Whether the mark has used less than its share of the CPUs so far.
+fn within_budget() -> bool {
+    let elapsed = mark_clock().saturating_sub(MARK_START_NS.load(Ordering::Relaxed));
+    let share = mgcpacer::GOAL_UTILIZATION * mgcpacer::procs() as f64;
+    (BUDGETED_NS.load(Ordering::Relaxed) as f64) < elapsed as f64 * share
+}
+
+fn charge_budget(d: Duration) {
+    BUDGETED_NS.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// Grey work arrived in an empty `WORK` (Go's `enlistWorker`): without a
+/// mark thread, an idle P is woken to mark it.
+pub(crate) fn enlist_worker() {
+    if PHASE.load(Ordering::Relaxed) == MARK && !crate::options::gc_mark_thread() {
+        if let Some(wake) = IDLE_WAKER.get() {
+            wake();
+        }
+    }
+}
+
+/// Mark work on a P, from the scheduler's loop on g0 (Go's
+/// `findRunnableGCWorker`): with `idle` false, before the P picks its next
+/// goroutine, a slice while the mark is within its CPU budget (Go's
+/// fractional worker); with `idle` true, when the P has nothing to run (Go's
+/// idle worker: not counted). Returns whether it scanned anything; the
+/// scheduler looks at its run queues again after each slice.
+pub fn mark_on_p(idle: bool) -> bool {
+    if PHASE.load(Ordering::Relaxed) != MARK || !mgcmark::work_available() {
+        return false;
+    }
+    if !idle && !within_budget() {
+        return false;
+    }
+    let guard = AbortOnUnwind;
+    let t = Instant::now();
+    let work = mgcmark::scan_some(&mut Marker::concurrent(P_SLICE), P_SLICE);
+    if idle {
+        note_mark_cpu(IDLE, t.elapsed());
+    } else {
+        charge_budget(t.elapsed());
+        note_mark_cpu(BACKGROUND, t.elapsed());
+    }
+    mgcmark::credit_bg_work(work.bytes);
+    if !mgcmark::grey_left() {
+        mark_done();
+    }
+    core::mem::forget(guard);
+    work.objects != 0
 }
 
 /// The worker's mark: scans grey work in slices until none is left
-/// anywhere. After a slice in which it did not get a CPU to itself (its
-/// thread's CPU time fell short of the wall time: the mutators want every
-/// CPU), it pauses so that its share stays at `worker_utilisation`; while
-/// a CPU is idle it keeps marking (Go's idle mark workers). Assists and
-/// barriers go on meanwhile.
+/// anywhere. While a CPU is idle (its thread got the whole wall time of a
+/// slice: nothing else wanted the CPU) it marks flat out (Go's idle mark
+/// workers); when it did not (the mutators want every CPU), its slices
+/// count against the mark's CPU budget, shared with the Ps' slices, and it
+/// waits while the budget is spent. Assists and barriers go on meanwhile.
 fn mark_at_utilisation(m: &mut Marker) {
-    let share = worker_utilisation();
     while mgcmark::grey_left() {
         let (t, cpu) = (Instant::now(), crate::os::thread_cpu_time());
         let work = mgcmark::scan_some(m, WORKER_SLICE);
         if work.objects == 0 {
-            // A barrier or an assist holds the grey work left.
+            // A barrier, an assist or a P holds the grey work left.
             std::thread::sleep(Duration::from_micros(20));
             continue;
         }
         mgcmark::credit_bg_work(work.bytes);
         let (wall, ran) = (t.elapsed(), crate::os::thread_cpu_time() - cpu);
-        let contended = ran.as_secs_f64() < wall.as_secs_f64() * CONTENDED;
-        if share < 1.0 && contended {
-            std::thread::sleep(ran.mul_f64((1.0 - share) / share));
+        if ran.as_secs_f64() >= wall.as_secs_f64() * CONTENDED {
+            note_mark_cpu(IDLE, ran);
+        } else {
+            note_mark_cpu(BACKGROUND, ran);
+            charge_budget(ran);
+            while !within_budget() && PHASE.load(Ordering::Relaxed) == MARK {
+                std::thread::sleep(Duration::from_micros(50));
+            }
         }
     }
 }

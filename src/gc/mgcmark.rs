@@ -23,8 +23,9 @@
 //!   `GREY` until its private stack is empty again; everything it greys
 //!   meanwhile is covered by that count (it goes back to `WORK` only with
 //!   its own count added first);
-//! - a write barrier adds one to `GREY` *before* it sets any mark bit and
-//!   takes it off only after what it greyed is in `WORK` (counted).
+//! - a write barrier's buffer (`mwbbuf.rs`) holds one unit of `GREY`,
+//!   taken *before* its first mark bit is set and given back only after
+//!   what it greyed is in `WORK` (counted).
 //!
 //! So while an object is grey, `GREY > 0`; `GREY == 0` (with `WORK` empty)
 //! means no grey object exists anywhere. `mgc.rs` argues why no mutator can
@@ -324,8 +325,13 @@ pub(super) fn publish(m: &mut Marker) {
     if !m.stack.is_empty() {
         GREY.fetch_add(m.stack.len(), Ordering::SeqCst);
         let mut w = work();
+        let was_empty = w.is_empty();
         w.append(&mut m.stack);
         WORK_LEN.store(w.len(), Ordering::Relaxed);
+        drop(w);
+        if was_empty {
+            super::mgc::enlist_worker();
+        }
     }
 }
 
@@ -493,8 +499,10 @@ fn assist(balance: isize) -> isize {
     let mut work = stolen;
     if stolen < want {
         let guard = AbortOnUnwind;
+        let t = std::time::Instant::now();
         let budget = (want - stolen) as usize / average_object_size();
         work += scan_some(&mut Marker::concurrent(0), budget.max(1)).bytes as isize;
+        super::mgc::note_mark_cpu(super::mgc::ASSIST, t.elapsed());
         core::mem::forget(guard);
         if !grey_left() {
             super::mgc::mark_done();
@@ -565,6 +573,11 @@ pub fn scan_some(m: &mut Marker, budget: usize) -> Work {
         GREY.fetch_sub(n, Ordering::SeqCst);
     }
     done
+}
+
+/// Whether `WORK` holds grey objects (a hint, read without its lock).
+pub fn work_available() -> bool {
+    WORK_LEN.load(Ordering::Relaxed) != 0
 }
 
 /// Whether any grey work is left anywhere (see the module comment).

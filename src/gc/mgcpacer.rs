@@ -381,6 +381,10 @@ pub struct CycleTimes {
     /// Flushing caches and stopping C threads (Go's sweep termination).
     pub stop: Duration,
     pub mark: Duration,
+    /// A concurrent mark's CPU time in assists, background and idle
+    /// marking (gctrace's middle CPU figures); `None` for a mark with the
+    /// world held (all of it on the cycle's thread).
+    pub mark_cpu: Option<[Duration; 3]>,
     /// Restarting and sweeping (Go's mark termination, here with the sweep).
     pub sweep: Duration,
     /// Time mutators were held out of the heap (the world held): the
@@ -431,6 +435,9 @@ pub fn end_cycle(t: CycleTimes, heap: [usize; 2], swept: Swept) {
             since_start,
             percent: (fraction * 100.0) as u32,
             times: [t.stop, t.mark, t.sweep],
+            mark_cpu: t
+                .mark_cpu
+                .unwrap_or([Duration::ZERO, t.mark, Duration::ZERO]),
             heap: [heap[0], heap[1], swept.live_bytes],
             goal: goal.min(isize::MAX as usize),
             procs: procs(),
@@ -459,8 +466,10 @@ struct Trace {
     n: u32,
     since_start: Duration,
     percent: u32,
-    /// Sweep termination, mark, mark termination (all stop-the-world here).
+    /// Sweep termination, mark, mark termination (clock times).
     times: [Duration; 3],
+    /// The mark's CPU time: assists, background, idle.
+    mark_cpu: [Duration; 3],
     /// Heap at start, at end, marked.
     heap: [usize; 3],
     goal: usize,
@@ -468,14 +477,15 @@ struct Trace {
     forced: bool,
 }
 
-/// Go's gctrace line. The cycle runs on one thread with the world
-/// stopped: its CPU times are its clock times, the mark's all "background"
-/// (no assists, no idle marking).
+/// Go's gctrace line. The pauses' CPU times are their clock times (one
+/// thread runs them); the mark's are its assist, background and idle CPU
+/// time (a mark with the world held: all background).
 fn gctrace_line(t: &Trace) -> String {
     let ms = |d: Duration| fmt_ns_as_ms(d.as_nanos() as u64);
     let [a, b, c] = t.times;
+    let [assist, background, idle] = t.mark_cpu;
     format!(
-        "gc {} @{}s {}%: {}+{}+{} ms clock, {}+0/{}/0+{} ms cpu, {}->{}->{} MB, {} MB goal, 0 MB stacks, 0 MB globals, {} P{}\n",
+        "gc {} @{}s {}%: {}+{}+{} ms clock, {}+{}/{}/{}+{} ms cpu, {}->{}->{} MB, {} MB goal, 0 MB stacks, 0 MB globals, {} P{}\n",
         t.n,
         itoa_div(t.since_start.as_millis() as u64, 3),
         t.percent,
@@ -483,7 +493,9 @@ fn gctrace_line(t: &Trace) -> String {
         ms(b),
         ms(c),
         ms(a),
-        ms(b),
+        ms(assist),
+        ms(background),
+        ms(idle),
         ms(c),
         t.heap[0] >> 20,
         t.heap[1] >> 20,
@@ -619,6 +631,7 @@ mod tests {
                 Duration::from_millis(44),
                 Duration::from_micros(15),
             ],
+            mark_cpu: [Duration::ZERO, Duration::from_millis(44), Duration::ZERO],
             heap: [173 << 20, 203 << 20, 101 << 20],
             goal: 203 << 20,
             procs: 4,
@@ -638,6 +651,7 @@ mod tests {
             since_start: Duration::ZERO,
             percent: 0,
             times: [Duration::ZERO; 3],
+            mark_cpu: [Duration::ZERO; 3],
             heap: [0; 3],
             goal: 4 << 20,
             procs: 2,

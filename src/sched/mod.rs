@@ -152,6 +152,14 @@
 //! A finer rule (scanning parked goroutines' stacks) would need every
 //! handle to be found by scanning, which the `Gc` API does not promise.
 //!
+//! The GC's own work runs on Ps too: `schedule` gives the concurrent mark
+//! a slice before picking the next goroutine while the mark is owed CPU
+//! (its 25% budget), and `findrunnable` marks instead of idling a P
+//! (`gc::mgc::mark_on_p`); both on g0, outside any scope. A goroutine's
+//! mark assists are charged to its own G (`G::gcassist`), and a goroutine
+//! changes thread only between scopes, where the thread's uncharged
+//! allocation is settled.
+//!
 //! # Modules
 //!
 //! | module | Go | what it is |

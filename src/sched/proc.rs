@@ -113,6 +113,7 @@ fn start() -> &'static Sched {
     register_fork_handler();
     SCHED.store(s as *const Sched as *mut Sched, Release);
     crate::gc::mgc::set_waiter(|wait| blocking(wait));
+    crate::gc::mgc::set_idle_waker(|| wakep(sched()));
     // SAFETY: G records live forever (see `GRef`).
     crate::gc::mgcmark::set_credit_of_current(|| current_g().map(|g| unsafe { &(*g.0).gcassist }));
     crate::gc::mfinal::set_host(crate::gc::mfinal::Host {
@@ -799,6 +800,8 @@ fn schedule(s: &'static Sched, m: &'static M) {
     if m.p.get().is_null() {
         stopm(s, m);
     }
+    // The GC's fractional mark work takes the P first while it is owed CPU.
+    crate::gc::mgc::mark_on_p(false);
     let g = findrunnable(s, m);
     if m.spinning.load(Relaxed) {
         resetspinning(s, m);
@@ -1011,6 +1014,15 @@ fn findrunnable(s: &'static Sched, m: &'static M) -> *mut G {
             if let Some(g) = steal_work(s, p) {
                 return g;
             }
+        }
+        // Nothing to run: mark for the GC if it has work (Go's idle mark
+        // worker), looking at the queues again after each slice.
+        if crate::gc::mgc::mark_on_p(true) {
+            if m.spinning.load(Relaxed) {
+                m.spinning.store(false, Relaxed);
+                s.nmspinning.fetch_sub(1, SeqCst);
+            }
+            continue 'top;
         }
         // Nothing: give the P back and sleep.
         {
