@@ -14,10 +14,10 @@
 //!   scheduler's Ps, Ms and run queues) to stderr every X milliseconds.
 //! - `GOHEAP_DEBUG=gcstoptheworld=1`: every cycle marks with the world
 //!   held, as before the concurrent mark (Go's `gcstoptheworld=1`).
-//! - `GOHEAP_DEBUG=gcmarkthread=0`: no dedicated mark thread: the
-//!   concurrent mark runs on the scheduler's Ps (Go's fractional and idle
-//!   workers) and in assists only; without the scheduler, cycles stop the
-//!   world.
+//! - `GOHEAP_DEBUG=gcmarkthread=N`: N mark worker threads instead of 25%
+//!   of the CPUs (at least one). 0: none, the concurrent mark runs on the
+//!   scheduler's Ps (Go's fractional and idle workers) and in assists only;
+//!   without the scheduler, cycles then stop the world.
 //! - `GOHEAP_GOGC=N` (default 100) or `off`: the managed heap's growth
 //!   between collections, as Go's `GOGC`.
 //!
@@ -101,6 +101,14 @@ pub fn schedtrace_ms() -> u64 {
 /// Not `GOHEAP_DEBUG=gcmarkthread=0`.
 pub fn gc_mark_thread() -> bool {
     flags() & NO_GCMARKTHREAD == 0
+}
+
+/// `GOHEAP_DEBUG=gcmarkthread=N`, if set to a number.
+pub fn gc_mark_threads() -> Option<usize> {
+    core::str::from_utf8(debug_value(b"gcmarkthread")?)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// `GOHEAP_DEBUG=gcstoptheworld=1`.

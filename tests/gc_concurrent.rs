@@ -309,3 +309,23 @@ fn every_store_path_keeps_what_it_moves() {
         done.store(true, Ordering::Relaxed);
     });
 }
+
+/// The racing mutators again in a fresh process with three mark worker
+/// threads (`GOHEAP_DEBUG=gcmarkthread=3`), as a machine with 12 CPUs
+/// would run: the workers share the grey work with each other as with
+/// assists.
+#[test]
+fn racing_mutators_with_three_mark_workers() {
+    let out = std::process::Command::new(std::env::current_exe().expect("current_exe"))
+        .args([
+            "racing_mutators_never_see_a_freed_object",
+            "--exact",
+            "--test-threads=1",
+        ])
+        .env("GOHEAP_DEBUG", "gcmarkthread=3")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {out:?}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}

@@ -598,7 +598,7 @@ fn wake_collector_threads() {
     if PHASE.load(Ordering::Acquire) == MARK {
         if crate::options::gc_mark_thread() {
             let _g = lock_worker();
-            WORKER_WAKE.notify_one();
+            WORKER_WAKE.notify_all();
         }
         if let Some(wake) = IDLE_WAKER.get() {
             wake();
@@ -690,23 +690,36 @@ fn lock_worker() -> MutexGuard<'static, ()> {
     WORKER.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Whether the background mark worker runs (started on first use).
+/// Whether the background mark workers run (started on first use).
 fn worker_started() -> bool {
     *WORKER_OK.get_or_init(|| {
-        std::thread::Builder::new()
-            .name("goheap-gc-mark".into())
-            .spawn(mark_worker)
-            .is_ok()
+        (0..mark_workers()).all(|i| {
+            std::thread::Builder::new()
+                .name(format!("goheap-gc-mark{i}"))
+                .spawn(move || mark_worker(i == 0))
+                .is_ok()
+        })
     })
 }
 
-/// The background mark worker (Go's gcBgMarkWorker, one dedicated):
-/// drains the grey work of each concurrent cycle until none is left
-/// anywhere, then asks for the world to terminate the mark and frees the
-/// spans that hold only dead objects meanwhile (`mgcsweep`). It does not
-/// terminate it itself: cycles end on a mutator's scope boundary, as they
+/// How many worker threads mark: Go's dedicated workers, 25% of the CPUs
+/// rounded (`mgcpacer::GOAL_UTILIZATION`), but at least one (on 2 CPUs,
+/// where Go runs a fractional worker instead, one: its CPU budget keeps it
+/// to its share when the mutators want the CPUs); or
+/// `GOHEAP_DEBUG=gcmarkthread=N` (0 never gets here: `markers_available`).
+fn mark_workers() -> usize {
+    crate::options::gc_mark_threads().unwrap_or_else(|| {
+        ((mgcpacer::GOAL_UTILIZATION * mgcpacer::procs() as f64).round() as usize).max(1)
+    })
+}
+
+/// A background mark worker (Go's gcBgMarkWorker): drains the grey work of
+/// each concurrent cycle until none is left anywhere, then asks for the
+/// world to terminate the mark; the `first` one then frees the spans that
+/// hold only dead objects meanwhile (`mgcsweep`). No worker terminates
+/// the mark itself: cycles end on a mutator's scope boundary, as they
 /// always have (the next exit that empties the world, or the next entry).
-fn mark_worker() {
+fn mark_worker(first: bool) {
     let _guard = AbortOnUnwind;
     let mut m = Marker::concurrent(1024);
     loop {
@@ -720,7 +733,7 @@ fn mark_worker() {
         mark_done();
         // Until mark termination (a scope boundary, maybe much later),
         // the pages of wholly dead spans can serve allocation already.
-        if still_mark_done_after(TERMINATION_PATIENCE) {
+        if first && still_mark_done_after(TERMINATION_PATIENCE) {
             mgcsweep::free_dead_spans(|| PHASE.load(Ordering::Acquire) == MARK_DONE);
         }
     }
