@@ -260,7 +260,9 @@ fn take_span(kind: Kind, class: usize, old: *mut GcSpan) -> Option<*mut GcSpan> 
     if let Some(old) = unsafe { old.as_ref() } {
         old.cached.store(false, Ordering::Relaxed);
     }
-    mgcsweep::sweep_credit(&mut c, mgcsweep::TAKE_CREDIT);
+    let bytes = CLASS_TO_NPAGES[class] as usize * PAGE_SIZE;
+    let credit = mgcsweep::credit_for(bytes, mgcsweep::TAKE_CREDIT);
+    mgcsweep::sweep_credit(&mut c, credit);
     let s = take_span_locked(&mut c, kind, class)?;
     // SAFETY: a live record, now this cache's.
     unsafe { (*s).cached.store(true, Ordering::Relaxed) };
@@ -284,8 +286,12 @@ fn take_span_locked(c: &mut Central, kind: Kind, class: usize) -> Option<*mut Gc
         mgcpacer::note_alloc(free * s_ref.elemsize, free);
         return Some(s);
     }
-    mgcsweep::sweep_credit(c, mgcsweep::GROW_CREDIT);
-    let s = new_span(c, kind, class, CLASS_TO_NPAGES[class] as usize)?;
+    let npages = CLASS_TO_NPAGES[class] as usize;
+    mgcsweep::sweep_credit(
+        c,
+        mgcsweep::credit_for(npages * PAGE_SIZE, mgcsweep::GROW_CREDIT),
+    );
+    let s = new_span(c, kind, class, npages)?;
     // SAFETY: a fresh record.
     let n = unsafe { (*s).nelems } as usize;
     mgcpacer::note_alloc(n * unsafe { (*s).elemsize }, n);

@@ -369,12 +369,36 @@ pub fn world_held() -> bool {
 
 /// Asks for a collection; it starts when the world empties. Nothing to do
 /// while a concurrent cycle is under way (its end asks for the world).
+/// While the last cycle's lazy sweep is still under way, the request waits
+/// for it (`sweep_done`), as Go's `gcStart` sweeps what is left before it
+/// stops the world: else the next start would sweep the rest with the
+/// world held (13 ms of pause in parallel binary-trees, whose heap is past
+/// the next trigger as soon as a mark ends).
 pub fn request() {
     if PHASE.load(Ordering::Relaxed) != OFF {
         return;
     }
+    if mgcsweep::lagging() {
+        SWEEP_FIRST.store(true, Ordering::SeqCst);
+        // The sweep may have ended before the flag was seen (both sides
+        // write their flag, then read the other's, all SeqCst).
+        if mgcsweep::lagging() || !SWEEP_FIRST.swap(false, Ordering::SeqCst) {
+            return;
+        }
+    }
     if STATE.load(Ordering::Relaxed) & PENDING == 0 {
         STATE.fetch_or(PENDING, Ordering::Relaxed);
+    }
+}
+
+/// A cycle was requested while the sweep lagged (see `request`).
+static SWEEP_FIRST: AtomicBool = AtomicBool::new(false);
+
+/// The lazy sweep ended (under the central lock): a request that waited
+/// for it goes through now.
+pub(crate) fn sweep_done() {
+    if SWEEP_FIRST.swap(false, Ordering::SeqCst) {
+        request();
     }
 }
 
@@ -474,6 +498,9 @@ pub fn hooks() -> MutexGuard<'static, Hooks> {
 /// end, or a whole stop-the-world cycle. Returns whether a cycle ended.
 fn run_cycle(hooks: &Hooks) -> bool {
     let held = Instant::now();
+    // This cycle answers any request that waited for the sweep (its start
+    // finishes the sweep, and a request made then must not end the mark).
+    SWEEP_FIRST.store(false, Ordering::Relaxed);
     match PHASE.load(Ordering::Acquire) {
         OFF if concurrent_allowed(hooks) && !FORCED.load(Ordering::Relaxed) => {
             start_concurrent(held);
@@ -680,6 +707,9 @@ fn finish_concurrent(hooks: &Hooks, t0: Instant) {
         [st.heap_before, st.heap_before + allocated],
         swept,
     );
+    if !c_joined {
+        mgcsweep::pace(mgcpacer::targets().trigger, mgcpacer::heap_live());
+    }
 }
 
 static WORKER: Mutex<()> = Mutex::new(());

@@ -31,7 +31,11 @@
 //!   rest, one span per lock hold, and then wakes the finalizer runner for
 //!   what the sweep queued;
 //! - the start of the next cycle (world held) sweeps whatever is left
-//!   (`finish`, Go's `finishsweep_m`).
+//!   (`finish`, Go's `finishsweep_m`). Little is: a cycle requested while
+//!   spans are unswept waits until the sweep ends (`mgc::request`, as Go's
+//!   `gcStart` sweeps the rest before it stops the world), and the
+//!   proportional sweep is paced to end before the next trigger
+//!   (`pace`, Go's `sweepPagesPerByte`).
 //!
 //! A swept span goes back to `all`, so `all` is complete again once
 //! `unswept` is empty. While spans are unswept, each span a cache takes
@@ -90,7 +94,7 @@ use super::mbitmap::{self, Bits, GcSpan, Kind};
 use super::mcache::{central, Central, SpanKey};
 use super::mfinal::{self, Job};
 use crate::alloc::mheap::HEAP;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -131,6 +135,25 @@ pub fn begin(gen: u32) {
     debug_assert!(c.unswept_count == 0, "finish ran at the cycle's start");
     c.unswept = core::mem::take(&mut c.all);
     c.unswept_count = c.spans;
+    LAGGING.store(c.spans != 0, Ordering::SeqCst);
+}
+
+/// Some span is unswept (`unswept_count != 0`, read without the lock).
+static LAGGING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the lazy sweep of the last cycle is still under way.
+pub fn lagging() -> bool {
+    LAGGING.load(Ordering::SeqCst)
+}
+
+/// One span left `unswept` (under the central lock); the last one lets a
+/// cycle request that waited for the sweep go through (`mgc::request`).
+fn took_unswept(c: &mut Central) {
+    c.unswept_count -= 1;
+    if c.unswept_count == 0 {
+        LAGGING.store(false, Ordering::SeqCst);
+        super::mgc::sweep_done();
+    }
 }
 
 /// Sweeps unswept spans of `key` until one has a free slot, and returns
@@ -139,7 +162,7 @@ pub fn sweep_for(c: &mut Central, key: SpanKey) -> Option<*mut GcSpan> {
     let mut jobs = Vec::new();
     let mut found = None;
     while let Some(s) = c.unswept.get_mut(&key).and_then(Vec::pop) {
-        c.unswept_count -= 1;
+        took_unswept(c);
         let gen = c.sweep_gen;
         if sweep_into(c, s, gen, &mut jobs, &mut Swept::default()) {
             // It went on `partial`: take it back for the cache.
@@ -151,12 +174,12 @@ pub fn sweep_for(c: &mut Central, key: SpanKey) -> Option<*mut GcSpan> {
     found
 }
 
-/// Proportional sweep (Go's `deductSweepCredit`, reduced to fixed
-/// ratios): each span a cache takes pays for sweeping `n` unswept spans
-/// of any size, if any are left, so that the sweep is done long before the
-/// next cycle starts (whose start would otherwise sweep the rest with the
-/// world held). A cache about to grow the heap pays `GROW_CREDIT`, so that
-/// dead spans give their pages back first.
+/// Proportional sweep (Go's `deductSweepCredit`): each span a cache takes
+/// pays for sweeping `n` unswept spans of any size (`credit_for`), if any
+/// are left, so that the sweep is done before the next cycle starts (whose
+/// start would otherwise sweep the rest with the world held). A cache
+/// about to grow the heap pays at least `GROW_CREDIT`, so that dead spans
+/// give their pages back first.
 pub fn sweep_credit(c: &mut Central, n: usize) {
     if c.unswept_count == 0 {
         return;
@@ -170,11 +193,30 @@ pub fn sweep_credit(c: &mut Central, n: usize) {
     mfinal::queue(jobs);
 }
 
-/// Spans swept for each span a cache takes while the sweep lags (above):
-/// with GOGC = 100 a cycle's heap is about twice its live data, so the
-/// next trigger is at least half a heap of taken spans away.
+/// Go's `sweepPagesPerByte`, in spans: the spans left to sweep over the
+/// bytes the heap may grow before the next trigger, set when a lazy sweep
+/// begins (an `f64`'s bits).
+static SWEEP_PER_BYTE: AtomicU64 = AtomicU64::new(0);
+
+/// A lazy sweep began (after mark termination): paces it so that it ends
+/// before the heap, now `heap_live`, reaches `trigger` (at least 1 MiB of
+/// room assumed).
+pub fn pace(trigger: usize, heap_live: usize) {
+    let spans = central().unswept_count as f64;
+    let room = trigger.saturating_sub(heap_live).max(1 << 20) as f64;
+    SWEEP_PER_BYTE.store((spans / room).to_bits(), Ordering::Relaxed);
+}
+
+/// Spans to sweep for a span of `bytes` a cache takes: the pace's share,
+/// at least `floor`.
+pub fn credit_for(bytes: usize, floor: usize) -> usize {
+    let per_byte = f64::from_bits(SWEEP_PER_BYTE.load(Ordering::Relaxed));
+    ((per_byte * bytes as f64).ceil() as usize).max(floor)
+}
+
+/// Spans swept at least for each span a cache takes while the sweep lags.
 pub const TAKE_CREDIT: usize = 2;
-/// Spans swept before each new span while the sweep lags (above).
+/// Spans swept at least before each new span while the sweep lags.
 pub const GROW_CREDIT: usize = 8;
 
 /// Sweeps every span still unswept (the start of a cycle, world held).
@@ -191,7 +233,7 @@ fn sweep_any(c: &mut Central, jobs: &mut Vec<Job>) -> bool {
     let Some(s) = c.unswept.values_mut().find_map(Vec::pop) else {
         return false;
     };
-    c.unswept_count -= 1;
+    took_unswept(c);
     let gen = c.sweep_gen;
     sweep_into(c, s, gen, jobs, &mut Swept::default());
     true
