@@ -14,6 +14,8 @@
 #[path = "gc_common/mod.rs"]
 mod common;
 
+use common::SplitMix64;
+
 use goheap::gc::{mutate, Gc, GcAtomic, GcCell, Mutation, Root};
 use goheap::{Rootable, Trace};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,19 +47,6 @@ struct Forest<'gc> {
 }
 
 type ForestRoot = Root<Rootable!['gc => Forest<'gc>]>;
-
-/// The generator every port uses.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 fn build<'gc>(mu: &Mutation<'gc>, depth: u32, g: &mut SplitMix64) -> Gc<'gc, Node<'gc>> {
     let value = g.next();

@@ -30,7 +30,6 @@ mod gc_common;
 
 use goheap::gc::{mutate, Gc, GcAtomic, Mutation, Root};
 use goheap::net::{TcpListener, TcpStream};
-use goheap::sched::{Mutex, WaitGroup};
 use goheap::{Rootable, Trace};
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -68,19 +67,6 @@ struct Token<'gc> {
     next: Option<Gc<'gc, Token<'gc>>>,
     word: u64,
     bytes: [u8; 40],
-}
-
-/// The generator every port uses.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }
 
 /// The value a PUT of `key` at `version` stores (clients check its key).
@@ -176,7 +162,7 @@ fn client(addr: std::net::SocketAddr, id: u64, requests: usize) -> std::io::Resu
     let mut conn = TcpStream::connect(addr)?;
     conn.set_read_deadline(Some(Instant::now() + DEADLINE));
     conn.set_write_deadline(Some(Instant::now() + DEADLINE));
-    let mut g = SplitMix64(id);
+    let mut g = gc_common::SplitMix64(id);
     let (mut req, mut resp) = ([0u8; REQUEST], [0u8; RESPONSE]);
     let mut latencies = Vec::with_capacity(requests);
     for _ in 0..requests {
@@ -215,32 +201,12 @@ fn main() {
     let body = move || serve(l, cache);
     // SAFETY: as above.
     unsafe { goheap::go(body) };
-    let start = Instant::now();
-    let all = Arc::new(Mutex::new(Vec::with_capacity(connections * requests)));
-    let failed = Arc::new(Mutex::new(None));
-    let wg = Arc::new(WaitGroup::new());
-    wg.add(connections as i64);
-    for c in 0..connections {
-        let (all, failed, wg) = (all.clone(), failed.clone(), wg.clone());
-        let body = move || {
-            match client(addr, c as u64 + 1, requests) {
-                Ok(l) => all.lock().extend(l),
-                Err(e) => *failed.lock() = Some(e),
-            }
-            wg.done();
-        };
-        // SAFETY: as above.
-        unsafe { goheap::go(body) };
-    }
-    wg.wait();
-    let elapsed = start.elapsed();
-    if let Some(e) = failed.lock().take() {
-        eprintln!("gc_server: {e}");
-        std::process::exit(1);
-    }
-    let mut all = std::mem::take(&mut *all.lock());
-    all.sort_unstable();
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let (all, elapsed) =
+        common::run_clients(connections, move |c| client(addr, c as u64 + 1, requests))
+            .unwrap_or_else(|e| {
+                eprintln!("gc_server: {e}");
+                std::process::exit(1)
+            });
     println!(
         "gc_server: {} requests on {connections} connections, all answered right",
         all.len()
@@ -249,8 +215,8 @@ fn main() {
         "metric requests_per_s {:.0}",
         all.len() as f64 / elapsed.as_secs_f64()
     );
-    eprintln!("metric p50_us {:.1}", us(all[all.len() / 2]));
-    eprintln!("metric p99_us {:.1}", us(all[all.len() * 99 / 100]));
-    eprintln!("metric p999_us {:.1}", us(all[all.len() * 999 / 1000]));
+    common::print_percentile_us("p50_us", &all, 0.50);
+    common::print_percentile_us("p99_us", &all, 0.99);
+    common::print_percentile_us("p999_us", &all, 0.999);
     gc_common::print_gc_metrics();
 }

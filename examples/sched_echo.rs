@@ -11,9 +11,7 @@
 mod common;
 
 use goheap::net::{TcpListener, TcpStream};
-use goheap::sched::{Mutex, WaitGroup};
 use std::io::{Read, Write};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -72,33 +70,11 @@ fn main() {
     // SAFETY: the goroutine keeps no thread-local reference or thread-bound
     // guard across a switch point (goheap::go's contract).
     unsafe { goheap::go(body) };
-    let start = Instant::now();
-    let all = Arc::new(Mutex::new(Vec::with_capacity(connections * rounds)));
-    let failed = Arc::new(Mutex::new(None));
-    let wg = Arc::new(WaitGroup::new());
-    wg.add(connections as i64);
-    for c in 0..connections {
-        let (all, failed, wg) = (all.clone(), failed.clone(), wg.clone());
-        let body = move || {
-            match client(addr, c, rounds) {
-                Ok(l) => all.lock().extend(l),
-                Err(e) => *failed.lock() = Some(e),
-            }
-            wg.done();
-        };
-        // SAFETY: the goroutine keeps no thread-local reference or thread-bound
-        // guard across a switch point (goheap::go's contract).
-        unsafe { goheap::go(body) };
-    }
-    wg.wait();
-    let elapsed = start.elapsed();
-    if let Some(e) = failed.lock().take() {
-        eprintln!("echo: {e}");
-        std::process::exit(1);
-    }
-    let mut all = std::mem::take(&mut *all.lock());
-    all.sort_unstable();
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let (all, elapsed) = common::run_clients(connections, move |c| client(addr, c, rounds))
+        .unwrap_or_else(|e| {
+            eprintln!("echo: {e}");
+            std::process::exit(1)
+        });
     println!(
         "echo: {connections} connections x {rounds} round trips of {MESSAGE} bytes, all intact"
     );
@@ -106,6 +82,6 @@ fn main() {
         "metric round_trips_per_s {:.0}",
         all.len() as f64 / elapsed.as_secs_f64()
     );
-    eprintln!("metric p50_us {:.1}", us(all[all.len() / 2]));
-    eprintln!("metric p99_us {:.1}", us(all[all.len() * 99 / 100]));
+    common::print_percentile_us("p50_us", &all, 0.50);
+    common::print_percentile_us("p99_us", &all, 0.99);
 }

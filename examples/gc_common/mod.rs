@@ -58,3 +58,16 @@ pub fn print_gc_metrics() {
     eprintln!("metric max_pause_ms {:.3}", longest as f64 / 1e6);
     eprintln!("metric total_pause_ms {:.3}", s.pause_total_ns as f64 / 1e6);
 }
+
+/// The generator every port of gc_latency and gc_server uses (splitmix64).
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
