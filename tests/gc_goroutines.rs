@@ -469,6 +469,27 @@ fn collect_with_only_ps_marking() {
     println!("cycles done");
 }
 
+/// The graph stress again in a fresh process with no mark thread and
+/// GOGC=5 (over a thousand concurrent cycles): every mark is done by the Ps
+/// (between and beside the goroutines) and by the goroutines' own assists,
+/// with their barriers buffered per thread.
+#[test]
+fn goroutines_mutate_a_graph_while_only_ps_and_assists_mark() {
+    let out = std::process::Command::new(std::env::current_exe().expect("current_exe"))
+        .args([
+            "thousands_of_goroutines_mutate_a_graph_while_cycles_run",
+            "--exact",
+            "--test-threads=1",
+        ])
+        .env("GOHEAP_DEBUG", "gcmarkthread=0")
+        .env("GOHEAP_GOGC", "5")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {out:?}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
+
 /// The sum of one gctrace figure (`assist`, `background` or `idle` CPU ms)
 /// over the lines of a child's stderr.
 fn mark_cpu_ms(stderr: &str, which: usize) -> f64 {
