@@ -298,6 +298,23 @@ pub extern "C" fn GC_get_version() -> u32 {
 // ---------------------------------------------------------------------------
 // Collection and statistics
 
+/// `void GC_enable_incremental(void)`: from now on the program's cycles
+/// mark beside its threads, which the kernel's written-page tracking makes
+/// safe (`goheap::gc::libgc::enable_incremental`); a no-op where the kernel
+/// cannot track pages, as in libgc. Also at `GC_init` when the environment
+/// has `GC_ENABLE_INCREMENTAL`, as libgc reads it.
+#[no_mangle]
+pub extern "C" fn GC_enable_incremental() {
+    GC_init();
+    libgc::enable_incremental();
+}
+
+/// `int GC_is_incremental_mode(void)`.
+#[no_mangle]
+pub extern "C" fn GC_is_incremental_mode() -> i32 {
+    libgc::is_incremental() as i32
+}
+
 /// `void GC_gcollect(void)`.
 #[no_mangle]
 pub extern "C" fn GC_gcollect() {

@@ -37,7 +37,7 @@ use crate::alloc::sizeclasses::{PAGE_SHIFT, PAGE_SIZE};
 use crate::os;
 use core::mem::{align_of, size_of};
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 pub const LOG_HEAP_ARENA_BYTES: usize = 26;
 pub const HEAP_ARENA_BYTES: usize = 1 << LOG_HEAP_ARENA_BYTES;
@@ -251,7 +251,29 @@ pub fn register(base: usize, size: usize) -> Option<()> {
             slot.store(rec.as_ptr().cast(), Ordering::Release);
         }
     }
+    LOWEST_ARENA.fetch_min(first, Ordering::Relaxed);
+    HIGHEST_ARENA.fetch_max(last, Ordering::Relaxed);
     Some(())
+}
+
+/// The lowest and highest arena index with a record (`register`).
+static LOWEST_ARENA: AtomicUsize = AtomicUsize::new(usize::MAX);
+static HIGHEST_ARENA: AtomicUsize = AtomicUsize::new(0);
+
+/// Calls `f` with the base of every arena that has a record: all of its
+/// 64 MiB are mapped, readable and writable or reserved. Call under the heap
+/// lock (no arena is added meanwhile).
+pub fn for_each_arena(mut f: impl FnMut(usize)) {
+    let lowest = LOWEST_ARENA.load(Ordering::Relaxed);
+    let highest = HIGHEST_ARENA.load(Ordering::Relaxed);
+    if lowest > highest {
+        return;
+    }
+    for (i, slot) in ARENAS.iter().enumerate().take(highest + 1).skip(lowest) {
+        if !slot.load(Ordering::Acquire).is_null() {
+            f(i << LOG_HEAP_ARENA_BYTES);
+        }
+    }
 }
 
 #[cfg(test)]

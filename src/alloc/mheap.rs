@@ -87,6 +87,9 @@ pub struct MHeap {
     stats: HeapStats,
     /// The scavenger's generation: free spans remember when they were freed.
     gen: u32,
+    /// Called with each range of fresh memory once it is mapped (the
+    /// collector's dirty-page tracking registers it, `gc::dirtybits`).
+    map_hook: Option<fn(usize, usize)>,
 }
 
 /// No memory limit (Go's default `math.MaxInt64`).
@@ -156,7 +159,16 @@ impl MHeap {
                 large_inuse: 0,
             },
             gen: 0,
+            map_hook: None,
         }
+    }
+
+    /// Calls `hook` with every range of heap memory mapped from now on, and
+    /// at once with each arena that has memory already (its whole 64 MiB:
+    /// mapped or reserved). The hook runs under the heap lock.
+    pub fn set_map_hook(&mut self, hook: fn(usize, usize)) {
+        self.map_hook = Some(hook);
+        arena::for_each_arena(|base| hook(base, arena::HEAP_ARENA_BYTES));
     }
 
     /// Allocates an in-use span of `npages` pages whose base is aligned to
@@ -446,6 +458,9 @@ impl MHeap {
             return None;
         }
         arena::register(base, size)?;
+        if let Some(hook) = self.map_hook {
+            hook(base, size);
+        }
         self.stats.sys += size;
         let s = self.spanalloc.alloc(MSpan::new(base, size / PAGE_SIZE))?;
         self.free_pages(s.as_ptr());

@@ -62,6 +62,32 @@ pub fn init() {
     stoptheworld::ensure_registered();
 }
 
+/// `GC_enable_incremental`: the C side's cycles mark concurrently from now
+/// on if the kernel tracks written pages (`raw::set_incremental`).
+///
+/// The choice is libgc's: incremental collection is opt-in there too. It
+/// shortens the pauses (the mark runs beside the C threads; they stand
+/// still only to start and to end it) and costs throughput and memory:
+/// each page written during a mark faults once, marked objects on written
+/// pages are scanned again, and the heap grows while the mark runs. A
+/// program that wants its collections to be fast rather than short keeps
+/// the default.
+pub fn enable_incremental() {
+    raw::set_incremental(true);
+}
+
+/// `GC_is_incremental_mode`: whether cycles mark concurrently.
+pub fn is_incremental() -> bool {
+    raw::is_incremental()
+}
+
+/// libgc's `GC_ENABLE_INCREMENTAL` environment variable: any value turns
+/// incremental mode on at initialisation.
+fn incremental_from_env() -> bool {
+    // SAFETY: a NUL-terminated name; getenv only reads the environment.
+    !unsafe { libc::getenv(c"GC_ENABLE_INCREMENTAL".as_ptr()) }.is_null()
+}
+
 fn install_hooks() {
     INIT.call_once(|| {
         // SAFETY: the hooks keep raw's contract: inside the cycle they only
@@ -71,6 +97,9 @@ fn install_hooks() {
             raw::register_roots(scan_roots);
             raw::register_after_mark(libgc_final::after_mark);
             raw::register_world_stopper(stop_world, start_world);
+        }
+        if incremental_from_env() {
+            enable_incremental();
         }
         INITIALIZED.store(true, Ordering::Release);
     });

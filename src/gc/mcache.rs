@@ -18,8 +18,8 @@
 //! The exception is libgc's: a registered C thread owns its cache
 //! (`use_thread_cache`), allocates from it outside the world when no refill
 //! is needed (`alloc_cached`), and the world stopper empties it once the
-//! thread stands still (see `stoptheworld`; C kinds make every cycle stop
-//! the world). Taking a span counts its free slots as allocated
+//! thread stands still (see `stoptheworld`; the start and the end of every
+//! cycle stop the C threads). Taking a span counts its free slots as allocated
 //! bytes for the pacer (as Go's `mcache.refill` does); that is when a
 //! collection may be requested.
 
@@ -332,8 +332,11 @@ fn alloc_large(kind: Kind, size: usize) -> *mut u8 {
     s.freeindex.store(1, Ordering::Relaxed);
     // Black from the moment it is in `all`, before the lock goes: a full
     // span in no cache and with no mark is what the mark worker frees once
-    // the mark is done (`mgcsweep::free_dead_spans`).
-    if super::mbarrier::ALLOCATE_BLACK.load(Ordering::Relaxed) {
+    // the mark is done (`mgcsweep::free_dead_spans`). C objects but
+    // uncollectable ones are white (see `raw`; no span is freed early
+    // while C takes part).
+    let white = matches!(kind, Kind::Conservative | Kind::Atomic);
+    if super::mbarrier::ALLOCATE_BLACK.load(Ordering::Relaxed) && !white {
         mbitmap::set_mark_at(s.base);
     }
     mgcpacer::note_alloc(s.elemsize, 1);
@@ -347,7 +350,7 @@ fn alloc_large(kind: Kind, size: usize) -> *mut u8 {
 
 /// Whether a C kind (conservative, atomic, uncollectable) was ever
 /// allocated: C code writes those objects without barriers, so from then on
-/// every cycle marks with the world held (`mgc.rs`).
+/// every cycle tracks written pages or marks with the world held (`mgc.rs`).
 static C_KINDS_USED: AtomicBool = AtomicBool::new(false);
 
 pub fn c_kinds_used() -> bool {

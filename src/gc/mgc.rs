@@ -111,9 +111,20 @@
 //! lazily, frees nothing reachable either.
 //!
 //! The C side (libgc's API) writes GC pointers with plain stores and keeps
-//! them in registers and stacks that only a stopped thread lets us read:
-//! while it takes part every cycle marks with the world held (and the C
-//! threads stopped), as before. If it joins during a concurrent mark, mark
+//! them in registers and stacks that only a stopped thread lets us read.
+//! While it takes part, the start also stops the C threads and greys their
+//! stacks, registers and data segments and the uncollectable objects; the
+//! mark runs beside them, and the kernel tracks the pages they write
+//! (`dirtybits.rs`, Boehm's mostly-parallel collector): the first worker
+//! runs rounds that scan the marked objects on written pages again
+//! (`mark_c_side`; no other marker ends the mark before them), and mark
+//! termination stops the C threads, scans the pages written since the last
+//! round and every C root again, drains, and runs libgc's after-mark hooks
+//! (finalizers, disappearing links). C objects are allocated white during
+//! the mark (`raw`). Where the kernel cannot track pages (before Linux 6.7,
+//! userfaultfd forbidden), without a mark thread, or for a forced
+//! collection, the cycle marks with the world held, as before. If the C
+//! side joins during a concurrent mark, or tracking breaks, mark
 //! termination clears the marks and marks again with the world held.
 //!
 //! ## Pauses
@@ -140,6 +151,7 @@
 //! a cycle that unwinds (a panicking hook or `Trace` impl would leave the
 //! world held forever).
 
+use super::dirtybits;
 use super::mbarrier;
 use super::mcache;
 use super::mfinal;
@@ -503,7 +515,7 @@ fn run_cycle(hooks: &Hooks) -> bool {
     SWEEP_FIRST.store(false, Ordering::Relaxed);
     match PHASE.load(Ordering::Acquire) {
         OFF if concurrent_allowed(hooks) && !FORCED.load(Ordering::Relaxed) => {
-            start_concurrent(held);
+            start_concurrent(hooks, held);
             false
         }
         OFF => {
@@ -517,15 +529,47 @@ fn run_cycle(hooks: &Hooks) -> bool {
     }
 }
 
-/// Whether this cycle may mark beside the mutators: only Rust `Gc`
-/// objects exist and no C side takes part (see the module comment).
+/// Whether this cycle may mark beside the mutators: something marks, and
+/// if the C side takes part, written pages are tracked (see the module
+/// comment).
 fn concurrent_allowed(hooks: &Hooks) -> bool {
-    hooks.roots.is_empty()
-        && hooks.after_mark.is_empty()
-        && hooks.world.is_none()
-        && !mcache::c_kinds_used()
-        && !crate::options::gcstoptheworld()
+    !crate::options::gcstoptheworld()
         && markers_available()
+        && (!c_side(hooks) || c_side_concurrent())
+}
+
+/// Whether the C side takes part: libgc's hooks are installed, or objects
+/// of the C kinds exist (written without barriers).
+fn c_side(hooks: &Hooks) -> bool {
+    !hooks.roots.is_empty()
+        || !hooks.after_mark.is_empty()
+        || hooks.world.is_some()
+        || mcache::c_kinds_used()
+}
+
+/// Whether a cycle with the C side can mark beside the C threads: the
+/// program asked for it (libgc's incremental mode, `set_c_concurrent`),
+/// the mark thread runs the rounds (`mark_c_side`) and the kernel tracks
+/// the written pages (`dirtybits`).
+fn c_side_concurrent() -> bool {
+    C_CONCURRENT.load(Ordering::Relaxed)
+        && crate::options::gc_mark_thread()
+        && worker_started()
+        && dirtybits::healthy()
+}
+
+/// The C side's cycles may mark concurrently (see `c_side_concurrent`).
+static C_CONCURRENT: AtomicBool = AtomicBool::new(false);
+
+/// Lets (or stops letting) the C side's cycles mark concurrently; tracking
+/// written pages starts now, if the kernel can.
+pub fn set_c_concurrent(on: bool) {
+    C_CONCURRENT.store(on && dirtybits::healthy(), Ordering::Relaxed);
+}
+
+/// Whether the C side's cycles mark concurrently.
+pub fn c_concurrent() -> bool {
+    C_CONCURRENT.load(Ordering::Relaxed) && dirtybits::healthy()
 }
 
 /// Whether something will mark beside the mutators: the dedicated mark
@@ -587,7 +631,16 @@ struct Started {
     stop: Duration,
     heap_before: usize,
     mark_done: Option<Instant>,
+    /// The C side took part from the start (its roots are grey, its
+    /// written pages tracked).
+    c_side: bool,
 }
+
+/// This cycle's mark has the C side (`Started::c_side`), for the workers.
+static C_MARK: AtomicBool = AtomicBool::new(false);
+/// The first worker is done with the C side's rounds: until then nobody
+/// else ends the mark (`mark_done`).
+static C_ROUNDS_DONE: AtomicBool = AtomicBool::new(true);
 
 static STARTED: Mutex<Option<Started>> = Mutex::new(None);
 
@@ -597,13 +650,25 @@ fn started() -> MutexGuard<'static, Option<Started>> {
 
 /// Start of a concurrent cycle (world held; Go's sweep termination and
 /// mark setup): barriers on, allocation black, the roots grey; then the
-/// world is released and the worker marks.
-fn start_concurrent(t0: Instant) {
+/// world is released and the worker marks. With the C side, its threads
+/// stand still meanwhile, and their stacks, registers and data segments are
+/// roots too.
+fn start_concurrent(hooks: &Hooks, t0: Instant) {
     finish_sweep();
     let heap_before = mgcpacer::heap_live();
+    let c_side = c_side(hooks);
+    let world = hooks.world.filter(|_| c_side);
+    if let Some((stop, _)) = world {
+        stop();
+    }
     mbarrier::MARKING.store(true, Ordering::SeqCst);
     mbarrier::ALLOCATE_BLACK.store(true, Ordering::SeqCst);
-    mgcmark::grey_roots();
+    mgcmark::grey_roots(c_side.then_some(hooks));
+    C_MARK.store(c_side, Ordering::Relaxed);
+    C_ROUNDS_DONE.store(!c_side, Ordering::Relaxed);
+    if let Some((_, start)) = world {
+        start();
+    }
     mgcmark::reset_bg_credit();
     mgcpacer::start_mark_pacing();
     start_mark_budget();
@@ -612,6 +677,7 @@ fn start_concurrent(t0: Instant) {
         stop: t0.elapsed(),
         heap_before,
         mark_done: None,
+        c_side,
     });
     PHASE.store(MARK, Ordering::Release);
 }
@@ -645,24 +711,45 @@ fn finish_sweep() {
 /// End of a concurrent cycle (world held; Go's mark termination):
 /// finishes any grey work left, barriers off, caches emptied, and the
 /// lazy sweep begun (`mgcsweep.rs`): the world is released before any
-/// span is swept. If the C side joined meanwhile, it marks again and
-/// sweeps everything with the world held, as a stop-the-world cycle.
+/// span is swept. With the C side, its threads stand still meanwhile: the
+/// pages written since the last round and every root are scanned again
+/// (`dirtybits.rs`), and libgc's after-mark hooks run. If the C side
+/// joined meanwhile, or its written pages could not be read, it marks
+/// again and sweeps everything with the world held, as a stop-the-world
+/// cycle.
 fn finish_concurrent(hooks: &Hooks, t0: Instant) {
     let forced = FORCED.swap(false, Ordering::Relaxed);
+    let st = started().take().expect("a concurrent cycle was started");
+    // A forced collection ends the mark early: no new round may start
+    // (`mark_c_side`), and the roots the first round would hand out go to
+    // the drain below.
+    PHASE.store(MARK_DONE, Ordering::SeqCst);
+    mgcmark::release_held_roots();
+    let world = hooks.world.filter(|_| c_side(hooks));
+    if let Some((stop, _)) = world {
+        stop();
+    }
     let mut m = Marker::new();
+    let rescanned = st.c_side && rescan_c_side(&mut m, hooks);
+    m.drain();
     mgcmark::drain_shared(&mut m);
     PHASE.store(OFF, Ordering::Release);
-    let c_joined = !concurrent_allowed(hooks);
+    C_MARK.store(false, Ordering::Relaxed);
+    let c_joined = c_side(hooks) && !rescanned;
     if c_joined {
-        // Its objects are written without barriers: mark again from
+        // Objects written without barriers or tracking: mark again from
         // scratch with the world held.
         mgcsweep::clear_all_marks();
         mgcmark::mark(&mut m, hooks);
+    } else if st.c_side {
+        mgcmark::after_mark(&mut m, hooks);
     }
     drop(m);
+    if let Some((_, start)) = world {
+        start();
+    }
     mbarrier::MARKING.store(false, Ordering::SeqCst);
     mbarrier::ALLOCATE_BLACK.store(false, Ordering::SeqCst);
-    let st = started().take().expect("a concurrent cycle was started");
     let allocated = mgcpacer::heap_live().saturating_sub(st.heap_before);
     mcache::flush_all();
     let gen = mgcpacer::cycles() + 1;
@@ -712,6 +799,60 @@ fn finish_concurrent(hooks: &Hooks, t0: Instant) {
     }
 }
 
+/// Mark termination's part for the C side (its threads stopped): the last
+/// round over the pages written since the previous one, and every root
+/// scanned again. False if the written pages cannot be read (tracking
+/// broke during the mark): the caller marks again from scratch.
+fn rescan_c_side(m: &mut Marker, hooks: &Hooks) -> bool {
+    if !dirtybits::healthy() || dirtybits::round(m, false).is_none() {
+        return false;
+    }
+    // The roots' bytes feed the pacer's goal: count this scan, not the
+    // start's as well.
+    mgcpacer::forget_roots_scanned();
+    mgcmark::mark_c_roots(m, hooks);
+    true
+}
+
+/// Most rounds the first worker runs beside the C threads (the first one
+/// only protects what was written since the last cycle).
+const MAX_ROUNDS: usize = 3;
+
+/// The C side's rounds (`dirtybits.rs`), run by the first worker: one at
+/// once (it protects the pages written since the last cycle while few
+/// objects are marked), then one after each drain until a round finds
+/// less than 1/32 of the tracked pages written (or `MAX_ROUNDS`), so that
+/// mark termination rescans little. The mark may end only after them.
+fn mark_c_side(m: &mut Marker) {
+    for done in 1..=MAX_ROUNDS {
+        let t = Instant::now();
+        mgcmark::add_grey(1);
+        // A forced collection may end the mark first: it sets MARK_DONE,
+        // then waits for `GREY` to drop to zero (all SeqCst), so a round
+        // either runs before that wait ends or sees MARK_DONE.
+        if PHASE.load(Ordering::SeqCst) != MARK {
+            mgcmark::finish_grey(1);
+            break;
+        }
+        let found = dirtybits::round(m, true);
+        mgcmark::publish(m);
+        mgcmark::finish_grey(1);
+        if done == 1 {
+            mgcmark::release_held_roots();
+        }
+        note_mark_cpu(BACKGROUND, t.elapsed());
+        mark_at_utilisation(m);
+        let Some(found) = found else {
+            dirtybits::give_up();
+            break;
+        };
+        if done > 1 && found.written <= found.tracked / 32 {
+            break;
+        }
+    }
+    C_ROUNDS_DONE.store(true, Ordering::SeqCst);
+}
+
 static WORKER: Mutex<()> = Mutex::new(());
 static WORKER_WAKE: Condvar = Condvar::new();
 static WORKER_OK: OnceLock<bool> = OnceLock::new();
@@ -759,11 +900,22 @@ fn mark_worker(first: bool) {
                 g = WORKER_WAKE.wait(g).unwrap_or_else(|e| e.into_inner());
             }
         }
-        mark_at_utilisation(&mut m);
+        let c_mark = C_MARK.load(Ordering::Relaxed);
+        if first && c_mark {
+            mark_c_side(&mut m);
+        } else {
+            mark_at_utilisation(&mut m);
+        }
+        if !C_ROUNDS_DONE.load(Ordering::SeqCst) {
+            // The first worker's rounds may find more.
+            std::thread::sleep(Duration::from_micros(50));
+            continue;
+        }
         mark_done();
         // Until mark termination (a scope boundary, maybe much later),
-        // the pages of wholly dead spans can serve allocation already.
-        if first && still_mark_done_after(TERMINATION_PATIENCE) {
+        // the pages of wholly dead spans can serve allocation already; not
+        // with the C side, whose termination may still mark in them.
+        if first && !c_mark && still_mark_done_after(TERMINATION_PATIENCE) {
             mgcsweep::free_dead_spans(|| PHASE.load(Ordering::Acquire) == MARK_DONE);
         }
     }
@@ -913,6 +1065,9 @@ fn still_mark_done_after(patience: Duration) -> bool {
 /// No grey work is left (the worker's or an assist's finding): asks for
 /// the world to terminate the mark, once per cycle.
 pub(crate) fn mark_done() {
+    if !C_ROUNDS_DONE.load(Ordering::SeqCst) {
+        return;
+    }
     let done = Instant::now();
     if PHASE
         .compare_exchange(MARK, MARK_DONE, Ordering::AcqRel, Ordering::Relaxed)

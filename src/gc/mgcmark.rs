@@ -172,16 +172,20 @@ impl Marker {
     }
 
     /// Marks every GC object that an aligned word of `[lo, hi)` points into.
+    /// Each word is read with a relaxed atomic load: C threads may write
+    /// the objects of a concurrent mark meanwhile (`dirtybits.rs` says why
+    /// that loses nothing).
     ///
     /// # Safety
-    /// Every aligned word of `[lo, hi)` is readable for the call, and no
-    /// other thread writes it meanwhile (libgc's roots: stacks of stopped
-    /// threads, data segments, uncollectable objects).
+    /// Every aligned word of `[lo, hi)` is mapped and readable for the call
+    /// (libgc's roots: stacks of stopped threads, data segments; GC objects
+    /// of the C kinds).
     pub unsafe fn scan_conservative(&mut self, lo: usize, hi: usize) {
         let mut p = lo.next_multiple_of(8);
         while p + 8 <= hi {
-            // SAFETY: the caller hands a readable range.
-            let w = unsafe { (p as *const usize).read() };
+            // SAFETY: the caller hands a readable range; p is 8-aligned,
+            // and a racing plain store is what an atomic load tolerates.
+            let w = unsafe { AtomicUsize::from_ptr(p as *mut usize).load(Ordering::Relaxed) };
             self.mark_object(w as *const u8);
             p += 8;
         }
@@ -227,9 +231,8 @@ impl Marker {
                 // SAFETY: p is an allocated object of the span's type, not
                 // being dropped (queued objects are not pushed).
                 Scan::Typed(trace) => unsafe { trace(p as *const u8, self) },
-                // SAFETY: a conservative object of n bytes, allocated and
-                // not written while the world is held (conservative objects
-                // exist only in stop-the-world cycles).
+                // SAFETY: a conservative object of n bytes, allocated: its
+                // span stays mapped while the cycle runs.
                 Scan::Words(n) => unsafe { self.scan_conservative(p, p + n) },
             }
             done += 1;
@@ -269,9 +272,7 @@ impl Marker {
 pub fn mark(m: &mut Marker, hooks: &Hooks) {
     api::for_each_root(|p| m.mark_object(p as *const u8));
     mark_uncollectable(m);
-    for root in &hooks.roots {
-        root(m);
-    }
+    mark_c_roots(m, hooks);
     m.drain();
     after_mark(m, hooks);
 }
@@ -290,12 +291,51 @@ pub fn after_mark(m: &mut Marker, hooks: &Hooks) {
     }
 }
 
+/// The libgc side's roots (stacks, registers, data segments, its tables),
+/// with its threads stopped.
+pub fn mark_c_roots(m: &mut Marker, hooks: &Hooks) {
+    for root in &hooks.roots {
+        root(m);
+    }
+}
+
 /// Greys the `Root` table into `WORK` (the concurrent mark's roots; the
-/// world is held, so the table is one snapshot).
-pub fn grey_roots() {
+/// world is held, so the table is one snapshot); with the C side's
+/// `hooks` (its threads stopped), its roots and the uncollectable objects
+/// too.
+///
+/// The C side's grey objects are held back, counted in `GREY`, until
+/// [`release_held_roots`]: its first round (`dirtybits.rs`) is cheap only
+/// while almost nothing is marked.
+pub fn grey_roots(c_side: Option<&Hooks>) {
     let mut m = Marker::concurrent(1024);
     api::for_each_root(|p| m.mark_object(p as *const u8));
-    publish(&mut m);
+    let Some(hooks) = c_side else {
+        publish(&mut m);
+        return;
+    };
+    mark_uncollectable(&mut m);
+    mark_c_roots(&mut m, hooks);
+    m.settle();
+    GREY.fetch_add(m.stack.len(), Ordering::SeqCst);
+    *held() = core::mem::take(&mut m.stack);
+}
+
+/// Grey roots held back by `grey_roots` (counted in `GREY`).
+static HELD: Mutex<Vec<(usize, Scan)>> = Mutex::new(Vec::new());
+
+fn held() -> MutexGuard<'static, Vec<(usize, Scan)>> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Hands the roots held back by `grey_roots` to `WORK` (still counted).
+pub fn release_held_roots() {
+    let mut roots = core::mem::take(&mut *held());
+    if !roots.is_empty() {
+        let mut w = work();
+        w.append(&mut roots);
+        WORK_LEN.store(w.len(), Ordering::Relaxed);
+    }
 }
 
 /// Greys beside running mutators without a barrier buffer (`mwbbuf`'s
@@ -447,6 +487,13 @@ pub fn note_black_alloc(bytes: usize) {
     if n >= ASSIST_CHUNK {
         charge();
     }
+}
+
+/// Counts `bytes` allocated black, to be charged when the thread leaves
+/// the world (`settle_allocs`).
+#[inline(always)]
+pub fn defer_black_alloc(bytes: usize) {
+    BLACK_BYTES.set(BLACK_BYTES.get() + bytes);
 }
 
 /// Charges what this thread allocated black and has not charged yet: at

@@ -298,6 +298,12 @@ pub fn note_roots_scanned(bytes: usize) {
     ROOTS_SCANNED.fetch_add(bytes, Ordering::Relaxed);
 }
 
+/// Forgets the root bytes scanned so far this cycle (they are about to be
+/// scanned again, and counted then).
+pub fn forget_roots_scanned() {
+    ROOTS_SCANNED.store(0, Ordering::Relaxed);
+}
+
 /// `bytes` in `objects` objects were handed to a cache (or allocated large).
 pub fn note_alloc(bytes: usize, objects: usize) {
     start_time();

@@ -84,12 +84,17 @@
 //!    statistics and the gctrace line; the after-cycle hooks.
 //!
 //! While the C side takes part (libgc's hooks are registered, or a C kind
-//! was ever allocated: C code writes GC pointers without barriers), and
-//! under `GOHEAP_DEBUG=gcstoptheworld=1` or a forced collection
-//! (`collect`), the whole cycle runs with the world held, as before: flush
-//! caches, stop the C threads, mark from every root (the `Root` table,
-//! uncollectable objects, the libgc side's roots: data/bss, stacks), the
-//! after-mark hooks (libgc finalizers, disappearing links), restart, sweep.
+//! was ever allocated: C code writes GC pointers without barriers), both
+//! phases that hold the world also stop the C threads: the start greys
+//! their roots (stacks, registers, data/bss, uncollectable objects), and
+//! the kernel tracks which pages of conservative spans they write while
+//! the mark runs (`dirtybits.rs`); termination scans those pages and the C
+//! roots again, then runs libgc's after-mark hooks (finalizers,
+//! disappearing links). Without that tracking (old kernels), under
+//! `GOHEAP_DEBUG=gcstoptheworld=1`, or for a forced collection (`collect`,
+//! `GC_gcollect`), the whole cycle runs with the world held: flush caches,
+//! stop the C threads, mark from every root (the `Root` table, uncollectable
+//! objects, the libgc side's roots), the after-mark hooks, restart, sweep.
 //!
 //! `sweepgen` is kept per span as in Go (a span is swept in cycle N when its
 //! sweepgen is N).
@@ -147,6 +152,7 @@
 //! | `mgcsweep` | mgcsweep.go | sweeping |
 //! | `mgcpacer` | mgcpacer.go, mstats.go | heap goal and trigger, GOGC, the memory limit's goal, gctrace, GC stats |
 //! | `mgclimit` | mgclimit.go | the GC CPU limiter (leaky bucket, ≈50% cap) |
+//! | `dirtybits` | — (libgc's os_dep.c dirty bits) | written-page tracking for the C side's concurrent mark (userfaultfd, `PAGEMAP_SCAN`) |
 //! | `mbarrier` | mbarrier.go | write-barrier entry points |
 //! | `mfinal` | mfinal.go, mcleanup.go | the finalizer: a goroutine wired to its thread (a plain thread without the scheduler) running Drop and cleanups |
 //! | `trace` | — | `Trace` and its impls for std types |
@@ -159,6 +165,7 @@
 
 mod api;
 pub mod conservative;
+pub(crate) mod dirtybits;
 pub mod libgc;
 pub mod libgc_final;
 pub(crate) mod mbarrier;

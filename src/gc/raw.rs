@@ -11,7 +11,7 @@
 //! what it made would never be marked and this cycle would free it. The
 //! after-cycle hooks run after the world is released and may do anything.
 
-use super::api::allocate_black;
+use super::mbarrier;
 use super::mbitmap::{self, Kind as SpanKind};
 use super::mcache;
 pub use super::mcache::{use_thread_cache, GcCache};
@@ -62,9 +62,27 @@ fn alloc_once(size: usize, kind: Kind) -> *mut u8 {
     let _w = World::enter_short();
     let p = mcache::alloc(span_kind(kind), size, 16);
     if !p.is_null() {
-        allocate_black(p as usize, size);
+        allocated_in_mark(p, size, kind, mgcmark::note_black_alloc);
     }
     p
+}
+
+/// While a mark runs, C objects are allocated *white* (unmarked), except
+/// uncollectable ones (roots: a marked object is what the C side's rounds
+/// scan again when it is written). The C side's mark ends by scanning its
+/// threads' stacks and the pages written meanwhile (`dirtybits.rs`), which
+/// finds the new objects that are reachable; the others are freed by this
+/// very cycle, and rounds need not scan what the program keeps allocating.
+/// (Rust objects are black: Rust stacks are not scanned.) Either way the
+/// bytes are charged to the allocating thread's assist by `charge`.
+#[inline(always)]
+fn allocated_in_mark(p: *mut u8, size: usize, kind: Kind, charge: fn(usize)) {
+    if mbarrier::ALLOCATE_BLACK.load(core::sync::atomic::Ordering::Relaxed) {
+        if kind == Kind::Uncollectable {
+            mbitmap::set_mark_at(p as usize);
+        }
+        charge(size);
+    }
 }
 
 /// The fast path of [`alloc`] for a thread that keeps cycles out without
@@ -79,7 +97,9 @@ fn alloc_once(size: usize, kind: Kind) -> *mut u8 {
 pub unsafe fn alloc_cached(cache: &mut GcCache, size: usize, kind: Kind) -> *mut u8 {
     let p = mcache::alloc_cached(cache, span_kind(kind), size);
     if !p.is_null() {
-        allocate_black(p as usize, size);
+        // Outside the world, and a stop waits for this call: no assist
+        // here, the bytes are charged when the thread next leaves the world.
+        allocated_in_mark(p, size, kind, mgcmark::defer_black_alloc);
     }
     p
 }
@@ -162,6 +182,18 @@ pub fn after_cycle(f: fn()) {
 /// Whether the object at `p` is marked (valid in after-mark hooks).
 pub fn is_marked(p: *const u8) -> bool {
     mgcmark::is_marked(p)
+}
+
+/// Whether cycles in which the C side takes part mark beside its threads
+/// (`libgc::enable_incremental`): asked for, and the kernel tracks written
+/// pages (tracking starts at the first call that asks).
+pub fn set_incremental(on: bool) {
+    mgc::set_c_concurrent(on);
+}
+
+/// Whether the C side's cycles mark concurrently (see `set_incremental`).
+pub fn is_incremental() -> bool {
+    mgc::c_concurrent()
 }
 
 /// Bounds the bytes of GC spans (0: no bound).
