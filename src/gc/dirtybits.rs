@@ -45,10 +45,12 @@
 //! moment: (D) holds for the reported pages afterwards. An object marked
 //! after the round looked is grey, and is scanned whole after it was marked,
 //! after R_P. Pages not reported keep (D): their contents did not change.
-//! An object allocated black after R_P was zeroed when allocated (a write:
-//! P is written) or lies in memory still zero from the OS; the program
-//! stores into it only after the allocation set its mark bit, so any
-//! pointer in it was stored after R_P, on a written page. A page never
+//! C objects allocated during the mark are white (`raw`): once marked, they
+//! are grey like any other. An object allocated black (uncollectable ones)
+//! after R_P was zeroed when allocated (a write: P is written) or lies in
+//! memory still zero from the OS; the program stores into it only after
+//! the allocation set its mark bit, so any pointer in it was stored after
+//! R_P, on a written page. A page never
 //! protected counts as written. So (D) holds from the first round on, with
 //! no reset at the cycle's start at all: before that round, every page of a
 //! conservative span that was not protected counts as written.
@@ -67,8 +69,8 @@
 //! is read with a relaxed atomic load (`Marker::scan_conservative`).
 //! Memory the kernel pins for devices (`io_uring` fixed buffers, `O_DIRECT`)
 //! is written without faults: a program that lets such a transfer store the
-//! only pointer to a GC object must run with `GOHEAP_DEBUG=gcstoptheworld=1`,
-//! as it would have to with libgc's incremental mode.
+//! only pointer to a GC object must not turn incremental mode on (it is
+//! off by default, `libgc::enable_incremental`), as with libgc's.
 
 use super::mbitmap::{self, Kind};
 use super::mcache::central;

@@ -25,7 +25,10 @@
 //!   its own count added first);
 //! - a write barrier's buffer (`mwbbuf.rs`) holds one unit of `GREY`,
 //!   taken *before* its first mark bit is set and given back only after
-//!   what it greyed is in `WORK` (counted).
+//!   what it greyed is in `WORK` (counted); so does a round of the C
+//!   side's rescan (`dirtybits.rs`);
+//! - the C side's roots, greyed at the start, wait in `HELD` (counted)
+//!   until the first round, or termination, hands them to `WORK`.
 //!
 //! So while an object is grey, `GREY > 0`; `GREY == 0` (with `WORK` empty)
 //! means no grey object exists anywhere. `mgc.rs` argues why no mutator can
@@ -248,9 +251,7 @@ impl Marker {
         if self.stack.len() >= 64 && WORK_LEN.load(Ordering::Relaxed) == 0 {
             let mut half = self.stack.split_off(self.stack.len() / 2);
             GREY.fetch_add(half.len(), Ordering::SeqCst);
-            let mut w = work();
-            w.append(&mut half);
-            WORK_LEN.store(w.len(), Ordering::Relaxed);
+            append_work(&mut half);
         }
     }
 
@@ -331,11 +332,19 @@ fn held() -> MutexGuard<'static, Vec<(usize, Scan)>> {
 /// Hands the roots held back by `grey_roots` to `WORK` (still counted).
 pub fn release_held_roots() {
     let mut roots = core::mem::take(&mut *held());
-    if !roots.is_empty() {
-        let mut w = work();
-        w.append(&mut roots);
-        WORK_LEN.store(w.len(), Ordering::Relaxed);
+    if !roots.is_empty() && append_work(&mut roots) {
+        super::mgc::enlist_worker();
     }
+}
+
+/// Moves `batch` (counted in `GREY`) into `WORK`; returns whether `WORK`
+/// was empty.
+fn append_work(batch: &mut Vec<(usize, Scan)>) -> bool {
+    let mut w = work();
+    let was_empty = w.is_empty();
+    w.append(batch);
+    WORK_LEN.store(w.len(), Ordering::Relaxed);
+    was_empty
 }
 
 /// Greys beside running mutators without a barrier buffer (`mwbbuf`'s
@@ -364,12 +373,7 @@ pub(super) fn publish(m: &mut Marker) {
     m.settle();
     if !m.stack.is_empty() {
         GREY.fetch_add(m.stack.len(), Ordering::SeqCst);
-        let mut w = work();
-        let was_empty = w.is_empty();
-        w.append(&mut m.stack);
-        WORK_LEN.store(w.len(), Ordering::Relaxed);
-        drop(w);
-        if was_empty {
+        if append_work(&mut m.stack) {
             super::mgc::enlist_worker();
         }
     }

@@ -4,7 +4,9 @@
 //! stacks and registers of every *registered* thread (`GC_register_my_thread`,
 //! `GC_pthread_create`, the main thread at `GC_init`, any thread at its first
 //! `GC_malloc`). To read a stack safely its thread must stand still, so the
-//! collector stops the world around the cycle. This module keeps the thread
+//! collector stops the world around a stop-the-world cycle's mark, or
+//! around each of a concurrent cycle's start and termination (libgc's
+//! incremental mode, `dirtybits.rs`). This module keeps the thread
 //! registry and implements the stop and the restart.
 //!
 //! # Data
